@@ -1,0 +1,77 @@
+# The few commands people type. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PHOTOS ?=
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Models found on this machine (../shared); override or set ATW_* in the environment elsewhere.
+SHARED ?= $(abspath ../shared)
+export ATW_IMAGENET_MODEL ?= mobilenet_v2
+export ATW_IMAGENET_WEIGHTS ?= $(if $(wildcard $(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth),$(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth,)
+export ATW_YOLO_MODEL ?= $(if $(wildcard $(SHARED)/models/yolov8n_int8.onnx),$(SHARED)/models/yolov8n_int8.onnx,)
+
+.PHONY: help setup setup-dev system-deps index serve run test test-fast lint format bench clean
+
+help:
+	@echo "make run PHOTOS=/path/to/photos   set up, index PHOTOS, then serve the dashboard on $(HOST):$(PORT)"
+	@echo "make test                         set up (venv, pip, apt) and run the whole test suite"
+	@echo "make test-fast                    the tests without the slow and browser ones"
+	@echo "make index PHOTOS=...             index (incremental) without serving"
+	@echo "make serve                        serve the dashboard (waitress)"
+	@echo "make lint / make format           ruff"
+	@echo "make bench                        run the benchmarks in bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev system-deps
+
+# exiftool (reference values in tests) and Chromium (browser tests), from Debian's packages.
+system-deps:
+	@if ! command -v exiftool >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      chromium libimage-exiftool-perl fonts-dejavu-core; \
+	  else \
+	    echo "Please install: sudo apt-get install chromium libimage-exiftool-perl"; exit 1; \
+	  fi; \
+	fi
+
+index: setup
+	@test -n "$(PHOTOS)" || (echo "usage: make index PHOTOS=/path/to/photos" && exit 2)
+	$(BIN)/flask --app atw index $(PHOTOS)
+
+serve: setup
+	$(BIN)/flask --app atw serve --host $(HOST) --port $(PORT)
+
+run: index serve
+
+test: setup-dev
+	$(BIN)/python -m pytest
+
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+lint: setup-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+bench: setup-dev
+	$(BIN)/python bench/index_throughput.py
+
+clean:
+	rm -rf .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,106 @@
+"""Configuration: defaults, then instance/config.py, then ATW_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# Every key here can be overridden in instance/config.py or by an environment variable ATW_<KEY>.
+# The README documents each one; keep the two in step.
+DEFAULTS: dict[str, Any] = {
+    # SQLAlchemy URL of the index; empty means sqlite:///<instance>/atw.sqlite
+    "DATABASE_URL": "",
+    # Secret for sessions and CSRF; empty means generated once into <instance>/secret_key
+    "SECRET_KEY": "",
+    # Long side of thumbnails, in pixels
+    "THUMB_SIZE": 400,
+    # JPEG quality of thumbnails
+    "THUMB_QUALITY": 82,
+    # Worker processes for indexing (0 = one per core)
+    "INDEX_WORKERS": 0,
+    # Photos written per database transaction during an index run
+    "INDEX_BATCH_SIZE": 64,
+    # Decompression-bomb guard: images with more pixels than this are quarantined
+    "MAX_IMAGE_PIXELS": 250_000_000,
+    # Files larger than this many bytes are quarantined without being read
+    "MAX_FILE_BYTES": 1_000_000_000,
+    # Seconds one file may take in a worker before it is quarantined as a hang
+    "FILE_TIMEOUT": 120,
+    # Labelling stages to run, comma separated: imagenet, coco (empty = index metadata only)
+    "LABELERS": "imagenet,coco",
+    # torchvision classification model for ImageNet labels
+    "IMAGENET_MODEL": "mobilenet_v3_large",
+    # A state-dict file for IMAGENET_MODEL (optional; else MODELS_DIR, else torchvision's cache)
+    "IMAGENET_WEIGHTS": "",
+    # A YOLO detector exported to ONNX (optional; else MODELS_DIR, else the torchvision detector)
+    "YOLO_MODEL": "",
+    # torchvision COCO detector used when no YOLO file is found
+    "DETECTOR_FALLBACK": "fasterrcnn_mobilenet_v3_large_fpn",
+    # Folder searched for weights files; empty means <instance>/models
+    "MODELS_DIR": "",
+    # Photos per page in the API and grid, and the most a client may ask for
+    "PER_PAGE": 100,
+    "MAX_PER_PAGE": 500,
+}
+
+
+def coerce(value: str, like: Any) -> Any:
+    """Turn an environment string into the type of the default it overrides."""
+    if isinstance(like, bool):
+        v = value.strip().lower()
+        if v in {"1", "true", "yes", "on"}:
+            return True
+        if v in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    if isinstance(like, int):
+        return int(value.replace("_", ""))
+    if isinstance(like, float):
+        return float(value)
+    return value
+
+
+def from_environ(environ: os._Environ[str] | dict[str, str]) -> dict[str, Any]:
+    """Every ATW_<KEY> variable as a config entry, typed like its default."""
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("ATW_") or name == "ATW_INSTANCE_PATH":
+            continue
+        key = name[4:]
+        try:
+            out[key] = coerce(value, DEFAULTS.get(key, ""))
+        except ValueError as exc:
+            raise SystemExit(f"atw: environment variable {name}: {exc}") from None
+    return out
+
+
+def finish(config: dict[str, Any], instance_path: str) -> None:
+    """Fill the derived defaults (database URL, models folder, secret key) in place."""
+    inst = Path(instance_path)
+    config["INSTANCE_PATH"] = str(inst)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{inst / 'atw.sqlite'}"
+    if not config.get("MODELS_DIR"):
+        config["MODELS_DIR"] = str(inst / "models")
+    config["THUMBS_DIR"] = str(inst / "thumbs")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(inst)
+
+
+def _instance_secret(inst: Path) -> str:
+    """Read <instance>/secret_key, creating it (mode 600) with a random key on first use."""
+    path = inst / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,66 @@
+"""The read-only JSON API: /api/photos, /api/photos/<id>, /api/quarantine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+
+from atw import db, query
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class BadParam(Exception):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name, self.message = name, message
+
+
+@bp.errorhandler(BadParam)
+def _bad_param(exc: BadParam):  # type: ignore[no-untyped-def]
+    return jsonify(error="Bad Request", parameter=exc.name, message=exc.message, status=400), 400
+
+
+def int_arg(name: str, default: int, lo: int, hi: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParam(name, f"{name} must be a whole number, got {raw!r}") from None
+    if value < lo or (hi is not None and value > hi):
+        top = f" and {hi}" if hi is not None else ""
+        raise BadParam(name, f"{name} must be between {lo}{top}, got {value}")
+    return value
+
+
+def with_urls(rec: dict[str, Any]) -> dict[str, Any]:
+    rec["thumbnail_url"] = url_for("media.thumbnail", photo_id=rec["id"])
+    return rec
+
+
+@bp.get("/photos")
+def photos():  # type: ignore[no-untyped-def]
+    per_page = int_arg(
+        "per_page", current_app.config["PER_PAGE"], 1, current_app.config["MAX_PER_PAGE"]
+    )
+    page = int_arg("page", 1, 1)
+    session = db.session()
+    result = query.search(session, query.PhotoFilter(), page, per_page)
+    recs = [with_urls(r) for r in query.photo_records(session, result.ids)]
+    return jsonify(total=result.total, page=page, per_page=per_page, photos=recs)
+
+
+@bp.get("/photos/<int:photo_id>")
+def photo(photo_id: int):  # type: ignore[no-untyped-def]
+    rec = query.photo_record(db.session(), photo_id)
+    if rec is None:
+        abort(404, description=f"no photo with id {photo_id}")
+    return jsonify(with_urls(rec))
+
+
+@bp.get("/quarantine")
+def quarantine():  # type: ignore[no-untyped-def]
+    return jsonify(query.quarantine(db.session()))

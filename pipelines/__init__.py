@@ -1,0 +1,1 @@
+"""The offline indexer: scan → metadata → decode/thumbnail → labelers → writer."""

@@ -1,0 +1,1 @@
+"""Labelling backends (ImageNet classifier, YOLO ONNX detector, torchvision detector) and their registry."""

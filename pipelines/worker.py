@@ -1,0 +1,251 @@
+"""Per-file work in a worker process: hash, EXIF, decode once, thumbnail, labelers → Result."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pipelines.labelers.base import Box, Label, LabelerSpec
+
+READ_IN_MEMORY = 64 * 1024 * 1024  # files up to this size are read once, hashed and decoded
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every worker needs; built once by the run and sent to each process."""
+
+    database_url: str
+    thumbs_dir: str
+    thumb_size: int
+    thumb_quality: int
+    max_pixels: int
+    max_file_bytes: int
+    specs: tuple[LabelerSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file to look at. photo_id/stages are set for a re-label of a known, unchanged file."""
+
+    path: str
+    root: str
+    size: int
+    mtime_ns: int
+    photo_id: int | None = None
+    stages: tuple[str, ...] | None = None
+
+
+@dataclass
+class PhotoFacts:
+    """Metadata of one image content, ready for a Photo row."""
+
+    format: str | None
+    width: int
+    height: int
+    orientation: int | None
+    taken_at: datetime | None
+    utc_offset: str | None
+    time_estimated: bool
+    lat: float | None
+    lon: float | None
+    altitude: float | None
+    camera_make: str | None
+    camera_model: str | None
+    extras: dict[str, Any]
+
+
+@dataclass
+class StageResult:
+    stage: str
+    model: str
+    weights_id: str
+    items: list[Label] | list[Box]
+
+
+@dataclass
+class Result:
+    """What a worker found. kind: "photo" (decoded), "known" (hash already fully indexed),
+    "labels" (re-label of a known photo) or "error" (reason says why)."""
+
+    task: Task
+    kind: str
+    sha256: str | None = None
+    size: int = 0
+    mtime_ns: int = 0
+    facts: PhotoFacts | None = None
+    stages: list[StageResult] = field(default_factory=list)
+    reason: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Worker:
+    """The state of one worker process: config, loaded labelers, a read-only DB handle."""
+
+    def __init__(self, cfg: WorkerConfig) -> None:
+        from atw.models import make_engine
+
+        self.cfg = cfg
+        self.engine = make_engine(cfg.database_url)
+        self.labelers: dict[str, Any] = {}
+        if cfg.specs:
+            from pipelines.labelers.registry import load
+
+            self.labelers = {spec.stage: load(spec) for spec in cfg.specs}
+        self.min_short = max([lb.min_short_side for lb in self.labelers.values()], default=0)
+        self.min_long = max([cfg.thumb_size, *(lb.min_long_side for lb in self.labelers.values())])
+
+    def __call__(self, task: Task) -> Result:
+        from pipelines.images import BadImage, one_line
+
+        t0 = time.perf_counter()
+        res = Result(task=task, kind="error", size=task.size, mtime_ns=task.mtime_ns)
+        try:
+            self._work(task, res)
+        except BadImage as exc:
+            res.kind, res.reason = "error", str(exc)
+        except MemoryError:
+            res.kind, res.reason = "error", "out of memory while decoding"
+        except Exception as exc:  # a bug or an unforeseen file: record it, keep going
+            res.kind, res.reason = "error", f"{type(exc).__name__}: {one_line(exc)}"
+        res.seconds["total"] = time.perf_counter() - t0
+        return res
+
+    def _work(self, task: Task, res: Result) -> None:
+        from pipelines import images
+
+        t = time.perf_counter()
+        data, res.sha256, res.size, res.mtime_ns = self._read(task)
+        res.seconds["read"] = time.perf_counter() - t
+        if task.photo_id is None:
+            need = self._needs(res.sha256)
+            if need is None:
+                res.kind = "known"
+                return
+            stages = need
+        else:
+            stages = task.stages or ()
+        t = time.perf_counter()
+        img = images.open_image(data if data is not None else task.path, self.cfg.max_pixels)
+        facts = self._facts(img, res.mtime_ns)
+        res.seconds["exif"] = time.perf_counter() - t
+        t = time.perf_counter()
+        upright = images.decode_upright(img, facts.orientation, self.min_short, self.min_long)
+        # Size as displayed: from the header, swapped when the orientation turns the picture.
+        w, h = img.size
+        if img.format not in images.SELF_ORIENTING and facts.orientation in (5, 6, 7, 8):
+            w, h = h, w
+        facts.width, facts.height = w, h
+        res.seconds["decode"] = time.perf_counter() - t
+        t = time.perf_counter()
+        thumb = images.thumb_path(self.cfg.thumbs_dir, res.sha256)
+        if not thumb.exists():
+            data_jpeg = images.thumbnail_bytes(upright, self.cfg.thumb_size, self.cfg.thumb_quality)
+            images.write_atomic(thumb, data_jpeg)
+        res.seconds["thumbnail"] = time.perf_counter() - t
+        for stage in stages:
+            labeler = self.labelers.get(stage)
+            if labeler is None:
+                continue
+            t = time.perf_counter()
+            items = labeler(upright)
+            res.seconds[stage] = time.perf_counter() - t
+            res.stages.append(
+                StageResult(stage, labeler.spec.model, labeler.spec.weights_id, list(items))
+            )
+        res.facts = facts
+        res.kind = "photo" if task.photo_id is None else "labels"
+
+    def _read(self, task: Task) -> tuple[bytes | None, str, int, int]:
+        """Read and hash the file; size and mtime are those of the bytes actually read."""
+        from pipelines.images import BadImage
+
+        try:
+            fd = os.open(task.path, os.O_RDONLY)
+        except OSError as exc:
+            raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_size == 0:
+                raise BadImage("empty file (0 bytes)")
+            if st.st_size > self.cfg.max_file_bytes:
+                raise BadImage(
+                    f"file too large: {st.st_size} bytes exceeds MAX_FILE_BYTES "
+                    f"({self.cfg.max_file_bytes})"
+                )
+            try:
+                if st.st_size <= READ_IN_MEMORY:
+                    data = fh.read()
+                    return data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            except OSError as exc:
+                raise BadImage(f"cannot read: {exc.strerror or exc}") from None
+            return None, digest, st.st_size, st.st_mtime_ns
+
+    def _needs(self, sha256: str) -> tuple[str, ...] | None:
+        """Stages a content hash still needs; None when it is fully indexed (thumbnail too)."""
+        from sqlalchemy import select
+
+        from atw.models import Photo, StageDone
+        from pipelines.images import thumb_path
+
+        all_stages = tuple(self.labelers)
+        with self.engine.connect() as conn:
+            photo_id = conn.execute(select(Photo.id).where(Photo.sha256 == sha256)).scalar()
+            if photo_id is None:
+                return all_stages
+            done = {
+                (r.stage, r.model, r.weights_id)
+                for r in conn.execute(
+                    select(StageDone.stage, StageDone.model, StageDone.weights_id).where(
+                        StageDone.photo_id == photo_id
+                    )
+                )
+            }
+        missing = tuple(
+            s
+            for s, lb in self.labelers.items()
+            if (s, lb.spec.model, lb.spec.weights_id) not in done
+        )
+        if missing or not thumb_path(self.cfg.thumbs_dir, sha256).exists():
+            return missing
+        return None
+
+    def _facts(self, img: Any, mtime_ns: int) -> PhotoFacts:
+        from pipelines.exif import read_exif
+
+        ex = read_exif(img)
+        taken_at, offset, estimated = ex.taken_at, ex.utc_offset, False
+        if taken_at is None:
+            taken_at, offset, estimated = local_time(mtime_ns), local_offset(mtime_ns), True
+        return PhotoFacts(
+            format=img.format,
+            width=img.size[0],
+            height=img.size[1],
+            orientation=ex.orientation,
+            taken_at=taken_at,
+            utc_offset=offset,
+            time_estimated=estimated,
+            lat=ex.lat,
+            lon=ex.lon,
+            altitude=ex.altitude,
+            camera_make=ex.camera_make,
+            camera_model=ex.camera_model,
+            extras=dict(ex.extras),
+        )
+
+
+def local_time(mtime_ns: int) -> datetime:
+    """A file time as naive local wall-clock time of this machine, to the second."""
+    return datetime.fromtimestamp(mtime_ns // 1_000_000_000)
+
+
+def local_offset(mtime_ns: int) -> str:
+    """This machine's UTC offset at a file time, as "+HH:MM"."""
+    off = datetime.fromtimestamp(mtime_ns // 1_000_000_000).astimezone().utcoffset()
+    minutes = int(off.total_seconds() // 60) if off is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -1,0 +1,188 @@
+"""Writes worker results into the index: upsert by content hash, paths, labels, quarantine."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from atw.models import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
+from pipelines.labelers.base import Box
+from pipelines.worker import PhotoFacts, Result, StageResult
+
+
+def now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+class Writer:
+    """Applies results in batches, one transaction per batch (an interrupted run loses at most
+    the batch in flight). `counts` tallies what each result did, for the run summary."""
+
+    def __init__(self, session: Session, run_id: int) -> None:
+        self.session = session
+        self.run_id = run_id
+        self.counts: Counter[str] = Counter()
+
+    def write_batch(self, results: list[Result]) -> None:
+        with self.session.begin():
+            for r in results:
+                if r.kind == "error":
+                    self._quarantine(r.task.path, r.task.root, r.size, r.mtime_ns, r.reason or "")
+                else:
+                    self._photo(r)
+
+    def quarantine_problem(self, path: str, root: str, reason: str) -> None:
+        """Record a scan problem (an unreadable folder, a folder posing as an image)."""
+        with self.session.begin():
+            self._quarantine(path, root, 0, 0, reason)
+
+    def _quarantine(self, path: str, root: str, size: int, mtime_ns: int, reason: str) -> None:
+        s = self.session
+        q = s.scalar(select(Quarantine).where(Quarantine.path == path))
+        if q is None:
+            s.add(
+                Quarantine(
+                    path=path,
+                    root=root,
+                    size=size,
+                    mtime_ns=mtime_ns,
+                    reason=reason,
+                    seen_at=now(),
+                    run_id=self.run_id,
+                )
+            )
+        else:
+            q.size, q.mtime_ns, q.reason, q.seen_at, q.run_id = (
+                size,
+                mtime_ns,
+                reason,
+                now(),
+                self.run_id,
+            )
+        # The content once indexed at this path is no longer there.
+        s.execute(
+            update(PhotoPath)
+            .where(PhotoPath.path == path, PhotoPath.missing_since.is_(None))
+            .values(missing_since=now())
+        )
+        self.counts["quarantined"] += 1
+
+    def _photo(self, r: Result) -> None:
+        s = self.session
+        assert r.sha256 is not None
+        photo = s.scalar(select(Photo).where(Photo.sha256 == r.sha256))
+        created = photo is None
+        if photo is None:
+            assert r.facts is not None, "a new content hash always comes decoded"
+            photo = Photo(
+                sha256=r.sha256,
+                bytes=r.size,
+                indexed_at=now(),
+                first_run_id=self.run_id,
+                **_facts_columns(r.facts),
+            )
+            s.add(photo)
+            s.flush()
+        path = s.scalar(select(PhotoPath).where(PhotoPath.path == r.task.path))
+        if path is None:
+            s.add(
+                PhotoPath(
+                    photo_id=photo.id,
+                    path=r.task.path,
+                    root=r.task.root,
+                    size=r.size,
+                    mtime_ns=r.mtime_ns,
+                    first_seen=now(),
+                )
+            )
+            self.counts["indexed" if created else "new_paths"] += 1
+        else:
+            if path.photo_id != photo.id:
+                # The file at this path was edited: a new version of the photo.
+                if created:
+                    photo.previous_version_id = path.photo_id
+                self.counts["indexed" if created else "new_paths"] += 1
+            elif r.kind == "labels":
+                self.counts["relabelled"] += 1
+            else:
+                self.counts["unchanged"] += 1
+            path.photo_id, path.size, path.mtime_ns = photo.id, r.size, r.mtime_ns
+            path.root, path.missing_since = r.task.root, None
+        s.execute(delete(Quarantine).where(Quarantine.path == r.task.path))
+        for st in r.stages:
+            self._stage(photo, st)
+
+    def _stage(self, photo: Photo, st: StageResult) -> None:
+        """Replace a photo's rows of one stage with this model's (never mixing two models)."""
+        s = self.session
+        if st.stage == "coco":
+            s.execute(delete(Detection).where(Detection.photo_id == photo.id))
+            s.add_all(
+                Detection(
+                    photo_id=photo.id,
+                    label=b.label,
+                    score=round(b.score, 4),
+                    x0=b.box[0],
+                    y0=b.box[1],
+                    x1=b.box[2],
+                    y1=b.box[3],
+                    model=st.model,
+                    weights_id=st.weights_id,
+                    taken_at=photo.taken_at,
+                )
+                for b in st.items
+                if isinstance(b, Box)
+            )
+        else:
+            s.execute(delete(Label).where(Label.photo_id == photo.id, Label.source == st.stage))
+            s.add_all(
+                Label(
+                    photo_id=photo.id,
+                    source=st.stage,
+                    label=lb.label,
+                    score=round(lb.score, 4),
+                    model=st.model,
+                    weights_id=st.weights_id,
+                    taken_at=photo.taken_at,
+                )
+                for lb in st.items
+            )
+        done = s.get(StageDone, (photo.id, st.stage))
+        if done is None:
+            s.add(
+                StageDone(
+                    photo_id=photo.id,
+                    stage=st.stage,
+                    model=st.model,
+                    weights_id=st.weights_id,
+                    done_at=now(),
+                )
+            )
+        else:
+            done.model, done.weights_id, done.done_at = st.model, st.weights_id, now()
+
+
+def _facts_columns(f: PhotoFacts) -> dict[str, object]:
+    return {
+        "format": f.format,
+        "width": f.width,
+        "height": f.height,
+        "orientation": f.orientation,
+        "taken_at": f.taken_at,
+        "utc_offset": f.utc_offset,
+        "time_estimated": f.time_estimated,
+        "lat": f.lat,
+        "lon": f.lon,
+        "altitude": f.altitude,
+        "camera_make": _clip(f.camera_make, 128),
+        "camera_model": _clip(f.camera_model, 128),
+        "exif_json": json.dumps(f.extras, ensure_ascii=False) if f.extras else None,
+    }
+
+
+def _clip(s: str | None, n: int) -> str | None:
+    return s[:n] if s else s
