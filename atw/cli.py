@@ -34,7 +34,7 @@ def index_command(
 ) -> None:
     """Index the photos under PATHS (incremental: unchanged files are skipped)."""
     from pipelines.labelers.base import WeightsMissing
-    from pipelines.run import run_index
+    from pipelines.run import IndexerBusy, run_index
 
     config = dict(current_app.config)
     if workers is not None:
@@ -43,7 +43,7 @@ def index_command(
         config["LABELERS"] = ""
     try:
         summary = run_index(paths, config, relabel=relabel, progress=not quiet)
-    except WeightsMissing as exc:
+    except (WeightsMissing, IndexerBusy, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.line())
     if summary.quarantined or summary.still_quarantined:

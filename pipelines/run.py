@@ -81,10 +81,15 @@ def run_index(
     for r in root_list:
         if not os.path.exists(r):
             raise FileNotFoundError(f"no such file or folder: {r}")
+    lock = _run_lock(config["INSTANCE_PATH"])
     engine = make_engine(config["DATABASE_URL"])
     create_schema(engine)
     session = Session(engine)
     with session.begin():
+        # We hold the lock, so a run still marked "running" was killed.
+        session.execute(
+            update(IndexRun).where(IndexRun.status == "running").values(status="interrupted")
+        )
         run = IndexRun(
             started_at=now(),
             roots_json=json.dumps(root_list),
@@ -133,7 +138,28 @@ def run_index(
             )
         session.close()
         engine.dispose()
+        lock.close()
     return summary
+
+
+class IndexerBusy(RuntimeError):
+    """Another index run holds this instance's lock."""
+
+
+def _run_lock(instance_path: str) -> Any:
+    """An exclusive lock on <instance>/index.lock for the life of the run (freed if killed)."""
+    import fcntl
+
+    os.makedirs(instance_path, exist_ok=True)
+    fh = open(os.path.join(instance_path, "index.lock"), "w")  # noqa: SIM115
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise IndexerBusy(f"another index run is using {instance_path}; wait for it") from None
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
 
 
 def _plan(

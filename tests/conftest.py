@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh instance folder per test, the app, its client, and an indexer call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atw import create_app
+from pipelines.run import RunSummary, run_index
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EXIF_DIR = SHARED / "photos" / "exif"
+COCO_DIR = SHARED / "photos" / "coco128"
+IMAGENET_DIR = SHARED / "photos" / "imagenet-samples"
+MODELS = SHARED / "models"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+# The real models on this machine (see ../shared/DATA.md).
+MODEL_CONFIG = {
+    "LABELERS": "imagenet,coco",
+    "IMAGENET_MODEL": "mobilenet_v2",
+    "IMAGENET_WEIGHTS": str(MODELS / "mobilenet_v2_imagenet_from_tflite.pth"),
+    "YOLO_MODEL": str(MODELS / "yolov8n_int8.onnx"),
+}
+
+
+def need_shared() -> None:
+    if not SHARED.is_dir():
+        pytest.fail(f"the shared test data is missing: expected it at {SHARED}")
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Build an app over a fresh instance folder; keyword args override config keys."""
+    for name in list(os.environ):
+        if name.startswith("ATW_"):
+            monkeypatch.delenv(name)
+
+    def make(**config: Any) -> Any:
+        base = {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "LABELERS": "",
+            "INDEX_WORKERS": 2,
+        }
+        base.update(config)
+        return create_app(base)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def index(app: Any, *roots: str | Path, **kw: Any) -> RunSummary:
+    """Run the indexer in-process (workers are real processes) over roots for this app."""
+    return run_index([str(r) for r in roots], app.config, progress=False, **kw)
