@@ -6,10 +6,17 @@ PHOTOS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
 # Models found on this machine (../shared); override or set ATW_* in the environment elsewhere.
+# When they are there (this project's development machines), use the models in ../shared.
 SHARED ?= $(abspath ../shared)
+SHARED_CLS := $(wildcard $(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth)
+SHARED_YOLO := $(wildcard $(SHARED)/models/yolov8n_int8.onnx)
+ifneq ($(SHARED_CLS),)
 export ATW_IMAGENET_MODEL ?= mobilenet_v2
-export ATW_IMAGENET_WEIGHTS ?= $(if $(wildcard $(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth),$(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth,)
-export ATW_YOLO_MODEL ?= $(if $(wildcard $(SHARED)/models/yolov8n_int8.onnx),$(SHARED)/models/yolov8n_int8.onnx,)
+export ATW_IMAGENET_WEIGHTS ?= $(SHARED_CLS)
+endif
+ifneq ($(SHARED_YOLO),)
+export ATW_YOLO_MODEL ?= $(SHARED_YOLO)
+endif
 
 .PHONY: help setup setup-dev system-deps index serve run test test-fast lint format bench clean
 

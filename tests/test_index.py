@@ -265,3 +265,37 @@ def test_thumbnails_of_all_eight_orientations_come_out_upright(make_app, kind):
         assert d < 20, f"{kind}_{n}.jpg thumbnail differs from {kind}_1 by {d:.1f}"
         # …and it is closer to the upright picture than to any turned or mirrored one.
         assert all(d * 1.5 < _diff(t, w) for w in wrong), f"{kind}_{n}.jpg is not upright"
+
+
+def test_indexed_time_offset_gps_orientation_match_exiftool(make_app):
+    need_shared()
+    from datetime import datetime
+
+    from tests.exiftool_ref import expected_from_exiftool
+
+    app = make_app()
+    index(app, EXIF_DIR)
+    with db(app) as s:
+        rows = s.execute(select(PhotoPath.path, Photo).join(Photo)).all()
+    want = expected_from_exiftool([Path(path) for path, _ in rows])
+    assert len(rows) > 100
+    checked = 0
+    for path, p in rows:
+        e = want[path]
+        if e.taken_at is None:  # no usable EXIF date: the file's mtime, marked estimated
+            mtime = datetime.fromtimestamp(Path(path).stat().st_mtime_ns // 1_000_000_000)
+            assert (p.taken_at, p.time_estimated) == (mtime, True), path
+        else:
+            assert (p.taken_at, p.utc_offset, p.time_estimated) == (
+                e.taken_at,
+                e.utc_offset,
+                False,
+            ), path
+        for key in ("lat", "lon", "altitude"):
+            got, exp = getattr(p, key), getattr(e, key)
+            assert (got is None) == (exp is None), (path, key, got, exp)
+            if exp is not None:
+                assert abs(got - exp) < 1e-6, (path, key, got, exp)
+        assert p.orientation == e.orientation, path
+        checked += 1
+    assert checked == len(rows)
