@@ -34,6 +34,11 @@ DEFAULTS: dict[str, Any] = {
     "IMAGENET_MODEL": "mobilenet_v3_large",
     # A state-dict file for IMAGENET_MODEL (optional; else MODELS_DIR, else torchvision's cache)
     "IMAGENET_WEIGHTS": "",
+    # How to run the classifier: auto (ONNX copy if it matches PyTorch, else eager), onnx, eager
+    "IMAGENET_RUNTIME": "auto",
+    # Which torchvision weights recipe preprocesses a custom IMAGENET_WEIGHTS file (empty: the
+    # file's own recipe when it is a torchvision checkpoint, else IMAGENET1K_V1)
+    "IMAGENET_TRANSFORMS": "",
     # A YOLO detector exported to ONNX (optional; else MODELS_DIR, else the torchvision detector)
     "YOLO_MODEL": "",
     # torchvision COCO detector used when no YOLO file is found

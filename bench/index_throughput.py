@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atw import create_app  # noqa: E402
-from bench.phone_photos import ensure_phone_photos  # noqa: E402
-from pipelines.run import run_index  # noqa: E402
+from atw import create_app
+from bench.phone_photos import ensure_phone_photos
+from pipelines.run import run_index
 
 
 def main() -> None:
@@ -26,16 +26,19 @@ def main() -> None:
     mb = sum(f.stat().st_size for f in files) / len(files) / 1e6
     inst = Path(tempfile.mkdtemp(prefix="atw-bench-"))
     try:
-        app = create_app({"INSTANCE_PATH": str(inst), "LABELERS": "",
-                          "INDEX_WORKERS": args.workers})
+        app = create_app(
+            {"INSTANCE_PATH": str(inst), "LABELERS": "", "INDEX_WORKERS": args.workers}
+        )
         # Drop the page cache's advantage a little: read all files once, like a warm disk.
         for f in files:
             f.read_bytes()
         s = run_index([str(folder)], app.config, progress=True)
         workers = args.workers or os.cpu_count()
         print(f"\n{s.processed} phone-size JPEGs ({mb:.1f} MB avg, 9–12 MP), {workers} workers")
-        print(f"metadata + thumbnail: {s.processed / s.seconds:.1f} photos/s "
-              f"(wall {s.seconds:.1f} s, including worker start-up)")
+        print(
+            f"metadata + thumbnail: {s.processed / s.seconds:.1f} photos/s "
+            f"(wall {s.seconds:.1f} s, including worker start-up)"
+        )
         per = {k: 1000 * v / s.processed for k, v in s.stage_seconds.items()}
         print("per photo per core, ms: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
         again = run_index([str(folder)], app.config, progress=False)

@@ -32,13 +32,21 @@ def _make(args: tuple[int, Path, Path]) -> Path:
     rng = np.random.default_rng(i)
     arr = np.asarray(img, dtype=np.int16) + rng.normal(0, 3, (size[1], size[0], 1)).astype(np.int16)
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    exif = piexif.dump({
-        "0th": {piexif.ImageIFD.Make: b"BenchPhone", piexif.ImageIFD.Model: b"BP-12",
-                piexif.ImageIFD.Orientation: 1},
-        "Exif": {piexif.ExifIFD.DateTimeOriginal: f"2019:{1 + i % 12:02d}:{1 + i % 28:02d} "
-                 f"12:{i % 60:02d}:00".encode(), piexif.ExifIFD.OffsetTimeOriginal: b"+01:00"},
-        "GPS": {},
-    })
+    exif = piexif.dump(
+        {
+            "0th": {
+                piexif.ImageIFD.Make: b"BenchPhone",
+                piexif.ImageIFD.Model: b"BP-12",
+                piexif.ImageIFD.Orientation: 1,
+            },
+            "Exif": {
+                piexif.ExifIFD.DateTimeOriginal: f"2019:{1 + i % 12:02d}:{1 + i % 28:02d} "
+                f"12:{i % 60:02d}:00".encode(),
+                piexif.ExifIFD.OffsetTimeOriginal: b"+01:00",
+            },
+            "GPS": {},
+        }
+    )
     dst.parent.mkdir(parents=True, exist_ok=True)
     img.save(dst, "JPEG", quality=90, exif=exif)
     return dst

@@ -1,1 +1,1 @@
-"""Labelling backends (ImageNet classifier, YOLO ONNX detector, torchvision detector) and their registry."""
+"""Labelling backends (ImageNet classifier, YOLO ONNX, torchvision detector) and their registry."""

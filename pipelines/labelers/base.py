@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -66,18 +65,6 @@ class Labeler(Protocol):
     min_long_side: int
 
     def __call__(self, image: Image.Image) -> list[Label] | list[Box]: ...
-
-
-def draft_request(width: int, height: int, min_short: int, min_long: int) -> tuple[int, int]:
-    """The smallest size, at the image's aspect ratio, whose short side is at least min_short and
-    long side at least min_long (never above the image's own size): pass it to Image.draft().
-
-    Rotation-invariant, so it can be computed from the stored (not yet oriented) JPEG size."""
-    short, long = min(width, height), max(width, height)
-    if short <= 0:
-        return width, height
-    scale = min(1.0, max(min_short / short, min_long / long))
-    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
 def ort_session(model: str | bytes) -> Any:

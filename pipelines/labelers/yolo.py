@@ -1,0 +1,195 @@
+"""YOLO detector exported to ONNX (v5 / v8 / v11 layouts) on onnxruntime: letterbox, decode, NMS."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pipelines.labelers.base import DETECTION_FLOOR, Box, LabelerSpec, ort_session
+
+PAD_VALUE = 114
+NMS_IOU = 0.45
+MAX_CANDIDATES = 30_000  # best-scoring boxes kept before NMS
+MAX_DETECTIONS = 300
+
+
+def load(spec: LabelerSpec) -> YoloLabeler:
+    return YoloLabeler(spec)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was fitted into the model input: its size, the resized size and the padding."""
+
+    width: int
+    height: int
+    new_width: int
+    new_height: int
+    left: int
+    top: int
+
+
+def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect to fit size (width, height), centre on PAD_VALUE grey; returns the
+    float32 NCHW RGB/255 input and the geometry needed to undo it."""
+    in_w, in_h = size
+    w, h = image.size
+    r = min(in_w / w, in_h / h)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    left, top = round((in_w - nw) / 2 - 0.1), round((in_h - nh) / 2 - 0.1)
+    canvas = Image.new("RGB", (in_w, in_h), (PAD_VALUE,) * 3)
+    resized = image.convert("RGB")
+    if (nw, nh) != (w, h):
+        resized = resized.resize((nw, nh), Image.Resampling.BILINEAR)
+    canvas.paste(resized, (left, top))
+    x = np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
+    return np.ascontiguousarray(x), Letterbox(w, h, nw, nh, left, top)
+
+
+def unletterbox(boxes: np.ndarray, lb: Letterbox) -> np.ndarray:
+    """Boxes (x0, y0, x1, y1) in model-input pixels → normalised 0..1 of the original image."""
+    out = boxes.astype(np.float64).copy()
+    out[:, [0, 2]] = (out[:, [0, 2]] - lb.left) / lb.new_width
+    out[:, [1, 3]] = (out[:, [1, 3]] - lb.top) / lb.new_height
+    return np.clip(out, 0.0, 1.0)
+
+
+def decode(
+    output: np.ndarray, num_classes: int, floor: float = DETECTION_FLOOR, end2end: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw model output → (boxes x0,y0,x1,y1 in input pixels, scores, class ids), score ≥ floor.
+
+    Layouts, told apart by shape: YOLOv8/v11 [1, 4+nc, N] (cx,cy,w,h, class scores);
+    YOLOv5 [1, N, 5+nc] (cx,cy,w,h, objectness, class scores; score = obj × cls);
+    end2end exports (NMS inside the model) [1, N, 6]: x0,y0,x1,y1, score, class."""
+    out = np.asarray(output, dtype=np.float32)
+    if out.ndim == 3:
+        out = out[0]
+    if out.ndim != 2:
+        raise ValueError(f"unexpected YOLO output shape {output.shape}")
+    if end2end:
+        rows = out if out.shape[1] == 6 else out.T
+        keep = rows[:, 4] >= floor
+        rows = rows[keep]
+        return rows[:, :4].copy(), rows[:, 4].copy(), rows[:, 5].astype(np.int64)
+    a, b = out.shape
+    if a == 4 + num_classes and b != 4 + num_classes:  # v8: channels first
+        rows, has_obj = out.T, False
+    elif b == 5 + num_classes:  # v5: channels last, with objectness
+        rows, has_obj = out, True
+    elif b == 4 + num_classes:  # v8 transposed
+        rows, has_obj = out, False
+    elif a == 5 + num_classes:  # v5 transposed
+        rows, has_obj = out.T, True
+    else:
+        raise ValueError(f"YOLO output shape {output.shape} does not fit {num_classes} classes")
+    cls_scores = rows[:, 5:] * rows[:, 4:5] if has_obj else rows[:, 4:]
+    cls = cls_scores.argmax(axis=1)
+    scores = cls_scores[np.arange(len(rows)), cls]
+    keep = np.flatnonzero(scores >= floor)
+    if len(keep) > MAX_CANDIDATES:
+        keep = keep[np.argsort(-scores[keep])[:MAX_CANDIDATES]]
+    cx, cy, w, h = (rows[keep, i] for i in range(4))
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    return boxes, scores[keep], cls[keep].astype(np.int64)
+
+
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float = NMS_IOU
+) -> np.ndarray:
+    """Indices kept by class-wise NMS (torchvision.ops.batched_nms), best first, capped."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    import torch
+    from torchvision.ops import batched_nms
+
+    keep = batched_nms(
+        torch.from_numpy(boxes).float(),
+        torch.from_numpy(scores).float(),
+        torch.from_numpy(classes),
+        iou,
+    )
+    return keep[:MAX_DETECTIONS].numpy()
+
+
+def parse_names(value: str) -> list[str]:
+    """Class names from Ultralytics metadata: a dict literal {0: 'person', …} or a list literal."""
+    names = ast.literal_eval(value)
+    if isinstance(names, dict):
+        return [str(names[i]) for i in sorted(names)]
+    if isinstance(names, list | tuple):
+        return [str(n) for n in names]
+    raise ValueError(f"cannot read class names from {value[:80]!r}")
+
+
+def read_names_file(path: Path) -> list[str]:
+    """One class name per line (blank lines and # comments skipped)."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def find_names(model_path: Path, metadata: dict[str, str]) -> list[str]:
+    """Class names: <stem>.names next to the model, else its `names` metadata, else names.txt."""
+    specific = model_path.with_suffix(".names")
+    if specific.is_file():
+        return read_names_file(specific)
+    if metadata.get("names"):
+        return parse_names(metadata["names"])
+    generic = model_path.parent / "names.txt"
+    if generic.is_file():
+        return read_names_file(generic)
+    raise ValueError(
+        f"{model_path}: no class names: the model has no 'names' metadata; put one name per line "
+        f"in {specific.name} or names.txt next to it"
+    )
+
+
+class YoloLabeler:
+    """COCO (or custom-class) boxes for an upright RGB image."""
+
+    def __init__(self, spec: LabelerSpec) -> None:
+        self.spec = spec
+        path = Path(spec.weights_path or "")
+        self.session: Any = ort_session(str(path))
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.size = _input_size(inp.shape, metadata)
+        self.names = find_names(path, metadata)
+        # NMS inside the model: Ultralytics end2end (YOLOv10/26) or nms=True exports
+        args = metadata.get("args", "")
+        self.end2end = metadata.get("end2end", "").lower() == "true" or "'nms': True" in args
+        self.min_short_side = 0
+        self.min_long_side = max(self.size)
+
+    def __call__(self, image: Image.Image) -> list[Box]:
+        x, lb = letterbox(image, self.size)
+        output = self.session.run(None, {self.input_name: x})[0]
+        boxes, scores, classes = decode(output, len(self.names), end2end=self.end2end)
+        if not self.end2end:
+            keep = nms(boxes, scores, classes)
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        norm = unletterbox(boxes, lb)
+        return [
+            Box(self.names[c], float(s), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+            for b, s, c in zip(norm, scores, classes, strict=True)
+            if 0 <= c < len(self.names) and b[2] > b[0] and b[3] > b[1]
+        ]
+
+
+def _input_size(shape: list[Any], metadata: dict[str, str]) -> tuple[int, int]:
+    """(width, height) of the model input: from its fixed shape, else metadata imgsz, else 640."""
+    h, w = shape[2], shape[3]
+    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        return w, h
+    if metadata.get("imgsz"):
+        size = ast.literal_eval(metadata["imgsz"])
+        if isinstance(size, int):
+            return size, size
+        return int(size[1]), int(size[0])
+    return 640, 640
