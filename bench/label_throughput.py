@@ -47,8 +47,9 @@ def atw_run(files: list[Path], workers: int) -> None:
         s = run_index([str(files[0].parent)], app.config, progress=True)
         n = s.processed
         print(
-            f"\natw: {n} photos, {workers} workers: {n / s.seconds:.1f} photos/s "
-            f"(wall {s.seconds:.1f} s incl. worker start-up and model loading)"
+            f"\natw: {n} photos, {workers} workers: {n / s.work_seconds:.1f} photos/s once the "
+            f"workers are up ({s.work_seconds:.1f} s); {n / s.seconds:.1f} photos/s over the "
+            f"whole run ({s.seconds:.1f} s, incl. worker start-up and model loading)"
         )
         print("  per photo per core, ms:")
         for k, v in s.stage_seconds.items():

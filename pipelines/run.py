@@ -38,6 +38,8 @@ class RunSummary:
     still_quarantined: int = 0
     missing: int = 0
     seconds: float = 0.0
+    # Wall time of the processing alone: from the workers being ready to the last write.
+    work_seconds: float = 0.0
     processed: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -321,6 +323,7 @@ def _process(
     batch = []
     last_write = time.monotonic()
     with Pool(workers, cfg, float(config["FILE_TIMEOUT"])) as pool:
+        started = time.monotonic()
         for result in pool.run(tasks):
             batch.append(result)
             for k, v in result.seconds.items():
@@ -332,6 +335,7 @@ def _process(
                 bar.update()
         if batch:
             writer.write_batch(batch)
+        summary.work_seconds = time.monotonic() - started
     if bar is not None:
         bar.close()
 
