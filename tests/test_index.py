@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from atw.models import IndexRun, Photo, PhotoPath, Quarantine, make_engine
 from pipelines.images import register_plugins, thumb_path
 from tests.conftest import EXIF_DIR, index, need_shared
 from tests.photos import pattern, write_jpeg
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def db(app) -> Session:  # type: ignore[no-untyped-def]
@@ -191,16 +196,29 @@ def test_broken_files_are_quarantined_and_retried_when_changed(make_app, tmp_pat
         assert str(root / "truncated.JPG") not in set(s.scalars(select(Quarantine.path)))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_file_is_quarantined(make_app, tmp_path):
+def test_unreadable_file_is_quarantined(tmp_path):
+    """A file the indexer may not read is quarantined with the reason; the run goes on. Root
+    reads everything, so as root the indexer runs without the capabilities that allow it."""
     root = tmp_path / "photos"
-    p = write_jpeg(root / "secret.jpg")
-    p.chmod(0)
+    write_jpeg(root / "ok.jpg")
+    secret = write_jpeg(root / "secret.jpg", pattern(seed=3))
+    secret.chmod(0)
+    cmd = [sys.executable, "-m", "flask", "--app", "atw", "index", "--quiet", str(root)]
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]
+    inst = tmp_path / "instance"
+    env = {**os.environ, "ATW_INSTANCE_PATH": str(inst), "ATW_LABELERS": ""}
     try:
-        run = index(make_app(), root)
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     finally:
-        p.chmod(0o644)
-    assert run.indexed == 0 and run.quarantined == 1
+        secret.chmod(0o644)
+    assert done.returncode == 0, done.stderr
+    assert "1 indexed" in done.stdout and "1 quarantined" in done.stdout, done.stdout
+    con = sqlite3.connect(inst / "atw.sqlite")
+    rows = con.execute("SELECT path, reason FROM quarantine").fetchall()
+    con.close()
+    assert rows == [(str(secret), "cannot read: Permission denied")]
 
 
 def test_scan_finds_suffixes_case_insensitively_and_skips_own_instance(make_app, tmp_path):
