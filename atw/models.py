@@ -15,10 +15,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
-from sqlalchemy.pool import NullPool
 
 
 class Base(DeclarativeBase):
@@ -57,6 +57,15 @@ class Photo(Base):
     previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"))
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
     first_run_id: Mapped[int | None] = mapped_column(ForeignKey("index_run.id"))
+    # Added in schema 2 (query layer). True while at least one PhotoPath points here (older
+    # versions of edited files have none and are not listed): replaces an EXISTS per row, so
+    # listing queries are index range scans. Kept by pipelines/writer.py (Writer._photo).
+    listed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Added in schema 2. The position as a unit vector (atw.geo.unit_vector): the exact
+    # great-circle radius test is then plain arithmetic in SQL (no trigonometry functions).
+    geo_x: Mapped[float | None] = mapped_column(Float)
+    geo_y: Mapped[float | None] = mapped_column(Float)
+    geo_z: Mapped[float | None] = mapped_column(Float)
 
     paths: Mapped[list[PhotoPath]] = relationship(
         back_populates="photo", order_by="PhotoPath.path", foreign_keys="PhotoPath.photo_id"
@@ -69,8 +78,37 @@ class Photo(Base):
     )
 
     __table_args__ = (
-        Index("ix_photo_taken_at", "taken_at", "id"),
-        Index("ix_photo_lat_lon", "lat", "lon"),
+        # Schema 2 adds listed and time_estimated: listing by date (newest/oldest first, date
+        # ranges, estimated times excluded) is answered from this index alone. listed is not
+        # a leading column on purpose: with it first, SQLite would prefer this index to the
+        # (lat, lon) range of a radius search or to a folder's path list.
+        Index("ix_photo_taken_at", "taken_at", "id", "listed", "time_estimated"),
+        # Schema 2 (replaces the plain (lat, lon) index): the radius search's bounding box is a
+        # range on lat (lon checked in the index), and the exact test, the date range and the
+        # listed flag are read from the index too.
+        Index(
+            "ix_photo_lat_lon",
+            "lat",
+            "lon",
+            "geo_x",
+            "geo_y",
+            "geo_z",
+            "listed",
+            "taken_at",
+            "id",
+        ),
+        # Schema 2: the camera filter, and the filter panel's list of cameras (one index
+        # seek per distinct make/model instead of a scan of every photo).
+        Index("ix_photo_camera", "camera_make", "camera_model"),
+        # Schema 2: the few unlisted photos, so the unfiltered total is count(photo) minus
+        # this (a b-tree count) instead of a scan of every row. Partial: never chosen for
+        # queries on listed photos.
+        Index(
+            "ix_photo_unlisted",
+            "listed",
+            sqlite_where=text("listed = 0"),
+            postgresql_where=text("listed = false"),
+        ),
     )
 
 
@@ -141,6 +179,71 @@ class Detection(Base):
     )
 
 
+class PhotoClass(Base):
+    """Added in schema 2: one row per listed photo, labelling source and class, derived from its
+    Label/Detection rows by atw.summary.class_rows (kept by pipelines/writer.py).
+
+    Why: "class ≥ score", "all of these classes", "at least k objects" and counts become index
+    range scans with one row per photo per class (Label/Detection can hold several per class).
+    score is the best score of that class in the photo; s2…s5 the 2nd…5th best (COCO boxes;
+    NULL when fewer), so "at least k boxes ≥ t" is s_k ≥ t for k ≤ 5; n counts the boxes."""
+
+    __tablename__ = "photo_class"
+
+    # The primary key is in this order on purpose: the table itself is then sorted by class and
+    # photo id, so "all of these classes" merges id-ordered ranges (INTERSECT … ORDER BY id)
+    # and checks a photo's other classes with one seek that also reads the scores.
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)  # "imagenet" | "coco"
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("photo.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Copy of photo.taken_at (which never changes): class + date from one index, newest first.
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    score: Mapped[float] = mapped_column(Float)
+    s2: Mapped[float | None] = mapped_column(Float)
+    s3: Mapped[float | None] = mapped_column(Float)
+    s4: Mapped[float | None] = mapped_column(Float)
+    s5: Mapped[float | None] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        # One class newest (or oldest) first, and class + date range, from this index alone.
+        Index(
+            "ix_photo_class_label",
+            "label",
+            "source",
+            "taken_at",
+            "photo_id",
+            "score",
+            "s2",
+            "s3",
+            "s4",
+            "s5",
+        ),
+        # A photo's rows: replacing them when it is relabelled, class counts of a photo set.
+        Index("ix_photo_class_photo", "photo_id"),
+        # SQLite-specific table option (other databases ignore it): store the rows in the
+        # primary key's b-tree, so a lookup by key reads the scores without a second seek.
+        {"sqlite_with_rowid": False},
+    )
+
+
+class ClassCount(Base):
+    """Added in schema 2: how many listed photos have a class with their best score in a
+    0.01-wide bucket (bucket = ⌊score × 100⌋), kept at insert time by atw.summary.
+
+    Why: the class picker's unfiltered counts at any threshold on the 0.01 grid are a sum over
+    at most 100 small rows per class instead of a scan of millions of PhotoClass rows."""
+
+    __tablename__ = "class_count"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photos: Mapped[int] = mapped_column(Integer)
+
+
 class StageDone(Base):
     """Which model last labelled a photo in a stage ("imagenet", "coco"), even with no result."""
 
@@ -203,13 +306,51 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-SCHEMA_VERSION = "1"
+# --- Uploads (issue 6: the upload page and POST /api/classify?store=true) ---------------------
+# A new table only (create_all adds it to existing indexes); no existing table changes.
+
+
+class Upload(Base):
+    """A photo received over HTTP: atw's own content-addressed copy under <instance>/uploads,
+    where it stands in the background indexer, and when it was last uploaded (for retention).
+
+    One row per content hash: uploading the same photo twice refreshes uploaded_at."""
+
+    __tablename__ = "upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # <instance>/uploads/ab/<sha256>.<ext>: the indexed path (PhotoPath.path) of the copy.
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    # The file name the client sent (display only; never used to build a path).
+    name: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    bytes: Mapped[int] = mapped_column(Integer)
+    # UTC, naive. uploaded_at is the latest upload of this content: retention counts from it.
+    first_uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # queued → indexing → done | failed (message says why; a re-upload queues it again).
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    message: Mapped[str | None] = mapped_column(Text)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id", ondelete="SET NULL"))
+
+
+# --- end of uploads ------------------------------------------------------------------------
+
+
+SCHEMA_VERSION = "2"  # 2: Photo.listed/geo_*, PhotoClass, ClassCount (query layer)
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the index; SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine for the index; SQLite gets WAL, a busy timeout and foreign keys, and a small
+    pool of connections shared by threads (each keeps its page cache warm between requests)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            pool_size=8,
+            max_overflow=8,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -228,5 +369,11 @@ def create_schema(engine: Engine) -> None:
     """Create missing tables and record the schema version (idempotent)."""
     Base.metadata.create_all(engine)
     with Session(engine) as session, session.begin():
-        if session.get(Meta, "schema_version") is None:
+        version = session.get(Meta, "schema_version")
+        if version is None:
             session.add(Meta(key="schema_version", value=SCHEMA_VERSION))
+        elif version.value == "1":  # schema 2 added derived columns and tables: fill them
+            from atw.summary import upgrade_from_1
+
+            upgrade_from_1(session)
+            version.value = SCHEMA_VERSION

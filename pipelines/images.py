@@ -122,6 +122,15 @@ def thumbnail_bytes(upright: Image.Image, long_side: int, quality: int) -> bytes
     return buf.getvalue()
 
 
+def display_bytes(path: str, long_side: int, max_pixels: int) -> bytes:
+    """An upright JPEG of the file at path, scaled to long_side (for the photo viewer)."""
+    from pipelines.exif import read_exif
+
+    img = open_image(path, max_pixels)
+    upright = decode_upright(img, read_exif(img).orientation, 0, long_side)
+    return thumbnail_bytes(upright, long_side, 85)
+
+
 def thumb_path(thumbs_dir: str | Path, sha256: str) -> Path:
     """Where the thumbnail of a content hash lives: <thumbs>/ab/abcdef….jpg."""
     return Path(thumbs_dir) / sha256[:2] / f"{sha256}.jpg"

@@ -72,12 +72,14 @@ def run_index(
     relabel: Iterable[str] = (),
     progress: bool = True,
     specs: list[LabelerSpec] | None = None,
+    source: str = "scan",
 ) -> RunSummary:
     """Index `roots` incrementally into config["DATABASE_URL"]; returns the summary.
 
     Unchanged files (same size and mtime) are not read; new or changed files are hashed, and a
     hash already indexed only gains a path; labels are (re)computed when a stage's model differs
-    from the configured one, or for the stages named in `relabel`."""
+    from the configured one, or for the stages named in `relabel`. New photos get Photo.source
+    = `source` ("upload" when the background upload indexer runs over <instance>/uploads)."""
     specs = resolve_stages(config) if specs is None else specs
     root_list = [scan.norm_root(r) for r in roots]
     for r in root_list:
@@ -101,7 +103,7 @@ def run_index(
         session.flush()
         run_id = run.id
     summary = RunSummary(run_id=run_id, roots=root_list)
-    writer = Writer(session, run_id)
+    writer = Writer(session, run_id, source=source)
     exclude = (os.path.abspath(config["INSTANCE_PATH"]),)
     t0 = time.monotonic()
     status, error = "failed", None

@@ -132,13 +132,14 @@ class Worker:
         img = images.open_image(data if data is not None else task.path, self.cfg.max_pixels)
         facts = self._facts(img, res.mtime_ns)
         res.seconds["exif"] = time.perf_counter() - t
-        t = time.perf_counter()
-        upright = images.decode_upright(img, facts.orientation, self.min_short, self.min_long)
-        # Size as displayed: from the header, swapped when the orientation turns the picture.
+        # Size as displayed: from the header (before draft decoding shrinks img.size), swapped
+        # when the orientation turns the picture.
         w, h = img.size
         if img.format not in images.SELF_ORIENTING and facts.orientation in (5, 6, 7, 8):
             w, h = h, w
         facts.width, facts.height = w, h
+        t = time.perf_counter()
+        upright = images.decode_upright(img, facts.orientation, self.min_short, self.min_long)
         res.seconds["decode"] = time.perf_counter() - t
         t = time.perf_counter()
         thumb = images.thumb_path(self.cfg.thumbs_dir, res.sha256)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from atw import summary
 from atw.models import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
 from pipelines.labelers.base import Box
 from pipelines.worker import PhotoFacts, Result, StageResult
@@ -20,11 +21,13 @@ def now() -> datetime:
 
 class Writer:
     """Applies results in batches, one transaction per batch (an interrupted run loses at most
-    the batch in flight). `counts` tallies what each result did, for the run summary."""
+    the batch in flight). `counts` tallies what each result did, for the run summary.
+    `source` is recorded on the photos this run creates ("scan", or "upload" for the uploads)."""
 
-    def __init__(self, session: Session, run_id: int) -> None:
+    def __init__(self, session: Session, run_id: int, source: str = "scan") -> None:
         self.session = session
         self.run_id = run_id
+        self.source = source
         self.counts: Counter[str] = Counter()
 
     def write_batch(self, results: list[Result]) -> None:
@@ -83,11 +86,15 @@ class Writer:
                 bytes=r.size,
                 indexed_at=now(),
                 first_run_id=self.run_id,
+                source=self.source,
+                listed=True,  # a path to it is added below
                 **_facts_columns(r.facts),
+                **summary.geo_columns(r.facts.lat, r.facts.lon),
             )
             s.add(photo)
             s.flush()
         path = s.scalar(select(PhotoPath).where(PhotoPath.path == r.task.path))
+        previous_id: int | None = None  # the photo this path held until now, if another
         if path is None:
             s.add(
                 PhotoPath(
@@ -103,6 +110,7 @@ class Writer:
         else:
             if path.photo_id != photo.id:
                 # The file at this path was edited: a new version of the photo.
+                previous_id = path.photo_id
                 if created:
                     photo.previous_version_id = path.photo_id
                 self.counts["indexed" if created else "new_paths"] += 1
@@ -113,6 +121,16 @@ class Writer:
             path.photo_id, path.size, path.mtime_ns = photo.id, r.size, r.mtime_ns
             path.root, path.missing_since = r.task.root, None
         s.execute(delete(Quarantine).where(Quarantine.path == r.task.path))
+        # Only photos some path points to are listed (and have summary rows, atw/summary.py).
+        if not photo.listed:
+            summary.relist(s, photo)
+        if previous_id is not None:
+            s.flush()
+            still = select(PhotoPath.id).where(PhotoPath.photo_id == previous_id).limit(1)
+            if s.scalar(still) is None:
+                previous = s.get(Photo, previous_id)
+                if previous is not None:
+                    summary.unlist(s, previous)
         for st in r.stages:
             self._stage(photo, st)
 
@@ -137,6 +155,7 @@ class Writer:
                 for b in st.items
                 if isinstance(b, Box)
             )
+            items = [(b.label, round(b.score, 4)) for b in st.items if isinstance(b, Box)]
         else:
             s.execute(delete(Label).where(Label.photo_id == photo.id, Label.source == st.stage))
             s.add_all(
@@ -151,6 +170,10 @@ class Writer:
                 )
                 for lb in st.items
             )
+            items = [(lb.label, round(lb.score, 4)) for lb in st.items]
+        # The per-class summary of this stage is replaced too, never mixed with another model's.
+        if photo.listed:
+            summary.replace_stage(s, photo.id, photo.taken_at, st.stage, items)
         done = s.get(StageDone, (photo.id, st.stage))
         if done is None:
             s.add(

@@ -243,10 +243,18 @@ def test_scan_finds_suffixes_case_insensitively_and_skips_own_instance(make_app,
 def test_thumbnails_are_keyed_by_hash_and_small(make_app, tmp_path):
     root = tmp_path / "photos"
     write_jpeg(root / "big.jpg", pattern((3000, 2000)))
+    write_jpeg(root / "turned.jpg", pattern((3000, 2000), seed=2), orientation=6)
     app = make_app()
     index(app, root)
     with db(app) as s:
-        photo = s.scalars(select(Photo)).one()
+        sizes = {
+            Path(p.path).name: (p.photo.width, p.photo.height) for p in s.scalars(select(PhotoPath))
+        }
+        photo = s.scalars(
+            select(Photo).join(PhotoPath).where(PhotoPath.path.endswith("big.jpg"))
+        ).one()
+    # Full size as displayed, though the decoder only ever read a reduced (draft) version.
+    assert sizes == {"big.jpg": (3000, 2000), "turned.jpg": (2000, 3000)}
     t = thumb_path(app.config["THUMBS_DIR"], photo.sha256)
     assert t.is_file() and str(t).startswith(app.instance_path)
     with Image.open(t) as im:

@@ -1,4 +1,4 @@
-"""The read-only JSON API: /api/photos, /api/photos/<id>, /api/quarantine."""
+"""The read-only JSON API: /api/photos (filtered), /api/classes, /api/photos/<id>, quarantine."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from atw import db, query
+from atw import db, filters, query
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -20,6 +20,11 @@ class BadParam(Exception):
 @bp.errorhandler(BadParam)
 def _bad_param(exc: BadParam):  # type: ignore[no-untyped-def]
     return jsonify(error="Bad Request", parameter=exc.name, message=exc.message, status=400), 400
+
+
+@bp.errorhandler(filters.FilterError)
+def _bad_filter(exc: filters.FilterError):  # type: ignore[no-untyped-def]
+    return _bad_param(BadParam(exc.param, exc.message))
 
 
 def int_arg(name: str, default: int, lo: int, hi: int | None = None) -> int:
@@ -43,14 +48,35 @@ def with_urls(rec: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/photos")
 def photos():  # type: ignore[no-untyped-def]
+    """One page of the photos matching the filter parameters (atw.filters.parse)."""
+    flt = filters.parse(request.args)
     per_page = int_arg(
         "per_page", current_app.config["PER_PAGE"], 1, current_app.config["MAX_PER_PAGE"]
     )
     page = int_arg("page", 1, 1)
     session = db.session()
-    result = query.search(session, query.PhotoFilter(), page, per_page)
-    recs = [with_urls(r) for r in query.photo_records(session, result.ids)]
-    return jsonify(total=result.total, page=page, per_page=per_page, photos=recs)
+    result = query.search(session, flt, page, per_page)
+    recs = query.photo_records(session, result.ids, result.distances)
+    return jsonify(
+        total=result.total,
+        page=page,
+        per_page=per_page,
+        description=filters.describe(flt),
+        photos=[with_urls(r) for r in recs],
+    )
+
+
+@bp.get("/classes")
+def classes():  # type: ignore[no-untyped-def]
+    """[{label, source, photos}] within the filtered photos, most photos first."""
+    return jsonify(query.class_counts(db.session(), filters.parse(request.args)))
+
+
+@bp.get("/map")
+def map_points():  # type: ignore[no-untyped-def]
+    """{"points": [[id, lat, lon, date], …], "truncated"}: where the filtered photos are."""
+    limit = int_arg("limit", 5000, 1, 20000)
+    return jsonify(query.map_points(db.session(), filters.parse(request.args), limit))
 
 
 @bp.get("/photos/<int:photo_id>")

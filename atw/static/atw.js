@@ -1,0 +1,147 @@
+/* atw: the dashboard's small front end (class picker, confidence slider, map, photo viewer).
+   No inline scripts: each page names itself on this script's tag (data-page). */
+(function () {
+  "use strict";
+  var me = document.currentScript;
+
+  function $(id) { return document.getElementById(id); }
+
+  function initFilters(classesUrl) {
+    var slider = $("min_score"), out = $("min-score-out");
+    if (slider && out) {
+      var show = function () { out.textContent = Number(slider.value) > 0 ? slider.value : "any"; };
+      slider.addEventListener("input", show);
+      show();
+      // A slider at 0 means "any score": do not put min_score=0 into shareable URLs.
+      $("filters").addEventListener("submit", function () {
+        if (Number(slider.value) === 0) slider.disabled = true;
+        Array.prototype.forEach.call(this.elements, function (el) {
+          if (el.name && el.value === "" && el.tagName !== "BUTTON") el.disabled = true;
+        });
+      });
+    }
+    var input = $("classes"), list = $("class-suggest");
+    if (!input || !list) return;
+    var classes = [];
+    var params = new URLSearchParams(window.location.search);
+    params.delete("classes"); params.delete("page");
+    fetch(classesUrl + "?" + params.toString()).then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (rows) { classes = rows; });
+    function lastToken() { var parts = input.value.split(","); return parts[parts.length - 1].trim().toLowerCase(); }
+    function render() {
+      var q = lastToken();
+      list.innerHTML = "";
+      if (!q) { list.hidden = true; return; }
+      var shown = 0;
+      for (var i = 0; i < classes.length && shown < 12; i++) {
+        var c = classes[i];
+        if (c.label.toLowerCase().indexOf(q) === -1) continue;
+        var li = document.createElement("li");
+        li.textContent = c.label + " (" + c.photos + (c.source === "coco" ? ", object" : "") + ")";
+        li.dataset.label = c.label;
+        list.appendChild(li);
+        shown++;
+      }
+      list.hidden = shown === 0;
+    }
+    input.addEventListener("input", render);
+    input.addEventListener("blur", function () { setTimeout(function () { list.hidden = true; }, 150); });
+    list.addEventListener("mousedown", function (e) {
+      var li = e.target.closest("li");
+      if (!li) return;
+      e.preventDefault();
+      var parts = input.value.split(",").map(function (s) { return s.trim(); });
+      parts[parts.length - 1] = li.dataset.label;
+      input.value = parts.filter(Boolean).join(", ") + ", ";
+      list.hidden = true;
+      input.focus();
+    });
+  }
+
+  function tileLayer(map, note) {
+    var failed = 0;
+    var tiles = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+      maxZoom: 18,
+      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    });
+    tiles.on("tileerror", function () {
+      failed++;
+      if (failed === 1 && note) note.hidden = false;
+    });
+    tiles.addTo(map);
+  }
+
+  function initMap(el) {
+    if (!el || typeof L === "undefined") return;
+    var map = L.map(el, { worldCopyJump: true }).setView([20, 0], 2);
+    window.atwMap = map;
+    tileLayer(map, $("map-note"));
+    var centre = null, circle = null;
+    if (el.dataset.lat) {
+      centre = L.latLng(Number(el.dataset.lat), Number(el.dataset.lon));
+      L.marker(centre).addTo(map);
+      if (el.dataset.radius) {
+        circle = L.circle(centre, { radius: Number(el.dataset.radius) * 1000, color: "#4fa3ff" }).addTo(map);
+      }
+    }
+    fetch(el.dataset.points).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
+      if (!data) return;
+      var layer = L.featureGroup();
+      data.points.forEach(function (p) {
+        L.circleMarker([p[1], p[2]], { radius: 4, weight: 1, color: "#ffb347", fillOpacity: 0.8 })
+          .bindTooltip(String(p[3] || "")).addTo(layer);
+      });
+      layer.addTo(map);
+      el.dataset.loaded = String(data.points.length);
+      var bounds = circle ? circle.getBounds() : (data.points.length ? layer.getBounds() : null);
+      if (bounds && bounds.isValid()) map.fitBounds(bounds.pad(0.1), { maxZoom: 12 });
+    });
+    map.on("click", function (e) {
+      var lat = $("lat"), lon = $("lon"), radius = $("radius_km");
+      if (!lat || !lon) return;
+      var ll = e.latlng.wrap();
+      lat.value = ll.lat.toFixed(5);
+      lon.value = ll.lng.toFixed(5);
+      if (radius && !radius.value) radius.value = "20";
+      if (centre) map.eachLayer(function (l) { if (l instanceof L.Marker || l instanceof L.Circle) map.removeLayer(l); });
+      centre = ll;
+      L.marker(ll).addTo(map);
+      circle = L.circle(ll, { radius: Number(radius ? radius.value : 20) * 1000, color: "#4fa3ff" }).addTo(map);
+      el.dataset.centre = lat.value + "," + lon.value;
+    });
+  }
+
+  function initViewer() {
+    var img = $("photo");
+    if (img) {
+      img.addEventListener("error", function once() {
+        img.removeEventListener("error", once);
+        img.src = img.dataset.fallback;
+      });
+    }
+    Array.prototype.forEach.call(document.querySelectorAll(".box-label"), function (s) {
+      s.style.left = (100 * Number(s.dataset.x)) + "%";
+      s.style.top = (100 * Number(s.dataset.y)) + "%";
+    });
+    var toggle = $("toggle-boxes"), stage = $("stage");
+    if (toggle && stage) {
+      toggle.addEventListener("change", function () { stage.classList.toggle("hide-boxes", !toggle.checked); });
+    }
+    var mini = $("minimap");
+    if (mini && typeof L !== "undefined") {
+      var ll = [Number(mini.dataset.lat), Number(mini.dataset.lon)];
+      var map = L.map(mini, { zoomControl: false, attributionControl: true }).setView(ll, 11);
+      tileLayer(map, null);
+      L.marker(ll).addTo(map);
+    }
+    document.addEventListener("keydown", function (e) {
+      if (e.target.tagName === "INPUT") return;
+      var a = e.key === "ArrowLeft" ? $("prev") : e.key === "ArrowRight" ? $("next") : null;
+      if (a) window.location = a.href;
+    });
+  }
+
+  var page = me && me.dataset.page;
+  if (page === "home") { initFilters(me.dataset.classesUrl); initMap($("map")); }
+  if (page === "photo") initViewer();
+})();

@@ -1,0 +1,243 @@
+"""Prints p50/p95 latency of the dashboard's queries over a synthetic 1M-photo index (cached)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from atw import query
+from atw.models import ClassCount, Detection, Label, Photo, PhotoClass, make_engine
+from atw.query import PhotoFilter
+from bench.synthetic_index import CITIES, DATA_VERSION, build
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    name: str
+    filters: Callable[[np.random.Generator], PhotoFilter]
+    kind: str = "search"  # or "classes"
+
+
+def random_day(rng: np.random.Generator) -> date:
+    return date(2013, 1, 1) + timedelta(days=int(rng.integers(0, 12 * 365 - 400)))
+
+
+def city(rng: np.random.Generator, top: int = 10) -> tuple[float, float]:
+    c = CITIES[int(rng.integers(0, top))]
+    return c[1], c[2]
+
+
+def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case]:
+    """The measured queries, each with parameters varied per run."""
+
+    def date_range(r: np.random.Generator) -> PhotoFilter:
+        d = random_day(r)
+        return PhotoFilter(start=d, end=d + timedelta(days=int(r.integers(7, 365))))
+
+    def one_class(r: np.random.Generator) -> PhotoFilter:
+        lb = mid[int(r.integers(0, len(mid)))]
+        return PhotoFilter(classes=(lb,), min_score=float(r.choice([0.1, 0.3, 0.5])))
+
+    def two_all(r: np.random.Generator) -> PhotoFilter:
+        # A scene and what is in it ("seashore and person"): a 1–5 % class with a frequent one.
+        a = mid[int(r.integers(0, len(mid)))]
+        b = (["person", *frequent[:3], *coco_mid[:3]])[int(r.integers(0, 7))]
+        return PhotoFilter(classes=(a, b), match="all", min_score=0.3)
+
+    def two_frequent(r: np.random.Generator) -> PhotoFilter:
+        a = frequent[int(r.integers(0, len(frequent)))]
+        b = coco_mid[int(r.integers(0, len(coco_mid)))]
+        return PhotoFilter(classes=(a, b), match="all", min_score=0.3)
+
+    def radius(r: np.random.Generator) -> PhotoFilter:
+        la, lo = city(r)
+        return PhotoFilter(lat=la, lon=lo, radius_km=50.0)
+
+    def date_class_radius(r: np.random.Generator) -> PhotoFilter:
+        la, lo = city(r)
+        d = random_day(r)
+        return PhotoFilter(
+            start=d,
+            end=d + timedelta(days=365),
+            classes=(mid[int(r.integers(0, len(mid)))],),
+            min_score=0.2,
+            lat=la,
+            lon=lo,
+            radius_km=50.0,
+        )
+
+    def picker(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(min_score=float(r.choice([0.0, 0.2, 0.5])))
+
+    def grid(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter()
+
+    def person(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(classes=("person",), min_score=float(r.choice([0.2, 0.5, 0.7])))
+
+    def nearest(r: np.random.Generator) -> PhotoFilter:
+        return replace(radius(r), sort="nearest")
+
+    def class_radius(r: np.random.Generator) -> PhotoFilter:
+        la, lo = city(r)
+        lb = (["person", *mid[:9]])[int(r.integers(0, 10))]
+        return PhotoFilter(classes=(lb,), min_score=0.2, lat=la, lon=lo, radius_km=50.0)
+
+    def person_year(r: np.random.Generator) -> PhotoFilter:
+        d = random_day(r)
+        return PhotoFilter(classes=("person",), start=d, end=d + timedelta(days=365))
+
+    def any_two(r: np.random.Generator) -> PhotoFilter:
+        a, b = (mid[int(i)] for i in r.choice(len(mid), 2, replace=False))
+        return PhotoFilter(classes=(a, b), match="any", min_score=0.3)
+
+    def min_count(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(classes=("person",), min_count=int(r.integers(2, 5)), min_score=0.5)
+
+    def picker_month(r: np.random.Generator) -> PhotoFilter:
+        d = random_day(r)
+        return PhotoFilter(start=d, end=d + timedelta(days=30))
+
+    def picker_radius(r: np.random.Generator) -> PhotoFilter:
+        la, lo = city(r, top=20)
+        return PhotoFilter(lat=la, lon=lo, radius_km=20.0)
+
+    return [
+        Case("date range (1 week – 1 year)", date_range),
+        Case("one class ≥ threshold", one_class),
+        Case("two classes, all (1–5 % + frequent)", two_all),
+        Case("radius 50 km (top-10 cities)", radius),
+        Case("date (1 y) + class + radius 50 km", date_class_radius),
+        Case("class counts, picker (no filter)", picker, "classes"),
+        Case("first grid page, no filter", grid),
+        Case("frequent class: person (≈1/3)", person),
+        Case("extra: radius 50 km, nearest", nearest),
+        Case("extra: person + 1 year", person_year),
+        Case("extra: class + radius 50 km, no date", class_radius),
+        Case("extra: two classes, all, both frequent (2–40 %)", two_frequent),
+        Case("extra: two classes, any", any_two),
+        Case("extra: person, min_count 2–4", min_count),
+        Case("extra: class counts, 1 month", picker_month, "classes"),
+        Case("extra: class counts, radius 20 km", picker_radius, "classes"),
+    ]
+
+
+def run_case(session: Session, case: Case, flt: PhotoFilter) -> int:
+    if case.kind == "classes":
+        return len(query.class_counts(session, flt))
+    return query.search(session, flt, 1, 100).total
+
+
+def measure(engine: Engine, runs: int, seed: int, only: str | None) -> list[tuple[str, ...]]:
+    with Session(engine) as session:
+        top = session.execute(
+            select(ClassCount.source, ClassCount.label, func.sum(ClassCount.photos).label("n"))
+            .group_by(ClassCount.source, ClassCount.label)
+            .order_by(func.sum(ClassCount.photos).desc())
+        ).all()
+        total = session.scalar(select(func.count()).select_from(Photo)) or 1
+        inet = [r.label for r in top if r.source == "imagenet"]
+        coco = [r.label for r in top if r.source == "coco" and r.label != "person"]
+        frequent = inet[:10]
+        mid = [r.label for r in top if r.source == "imagenet" and 0.01 < r.n / total < 0.05]
+        coco_mid = coco[:20]
+        print(
+            f"classes: {len(top)}; frequent imagenet {frequent[0]!r} in "
+            f"{top[0].n / total:.0%} of photos; {len(mid)} mid-frequency (1–5 %) classes"
+        )
+    rows = []
+    for case in cases(frequent, mid[:40], coco_mid):
+        if only and only not in case.name:
+            continue
+        rng = np.random.default_rng(seed)
+        filters = [case.filters(rng) for _ in range(runs)]
+        times, sizes = [], []
+        for flt in filters[:3]:  # warm-up
+            with Session(engine) as session:
+                run_case(session, case, flt)
+        for flt in filters:  # a fresh session (and connection) per query, as per request
+            with Session(engine) as session:
+                t = time.perf_counter()
+                sizes.append(run_case(session, case, flt))
+                times.append((time.perf_counter() - t) * 1000)
+        times.sort()
+        p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+        rows.append(
+            (
+                case.name,
+                f"{statistics.median(times):.1f}",
+                f"{p95:.1f}",
+                f"{max(times):.1f}",
+                f"{statistics.median(sizes):,.0f}",
+                "ok" if p95 < 50 else "SLOW",
+            )
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def table(rows: list[tuple[str, ...]]) -> Iterator[str]:
+    head = ("query (count + first page of 100 ids)", "p50 ms", "p95 ms", "max ms", "size", "")
+    yield "| " + " | ".join(head) + " |"
+    yield "|" + "|".join("---" for _ in head) + "|"
+    for r in rows:
+        yield "| " + " | ".join(r) + " |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=1_000_000, help="photos in the synthetic index")
+    ap.add_argument("--runs", type=int, default=40, help="runs per query (varied parameters)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
+    ap.add_argument("--only", help="run only the queries whose name contains this")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"query-{args.n}-s{args.seed}-v{DATA_VERSION}.sqlite"
+    took = path.with_suffix(".build-seconds")
+    if args.rebuild or not path.exists():
+        print(f"building {path.name} ({args.n:,} photos) …")
+        secs = build(path, args.n, args.seed)
+        took.write_text(f"{secs:.1f}\n")
+    else:
+        print(f"using cached {path} (--rebuild to rebuild)")
+        secs = float(took.read_text()) if took.exists() else float("nan")
+    size = path.stat().st_size / 1e9
+    print(f"build: {secs:.0f} s ({args.n / secs:,.0f} photos/s), {size:.1f} GB")
+    # Measured through the app's own engine (NullPool: a new connection, and so a cold SQLite
+    # page cache, per request; the OS file cache is warm).
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.count()).select_from(Photo.__table__))
+        nl = conn.scalar(select(func.count()).select_from(Label.__table__))
+        nd = conn.scalar(select(func.count()).select_from(Detection.__table__))
+        ns = conn.scalar(select(func.count()).select_from(PhotoClass.__table__))
+    print(f"{n:,} photos, {nl:,} labels, {nd:,} detections, {ns:,} summary rows")
+    rows = measure(engine, args.runs, args.seed, args.only)
+    print()
+    for line in table(rows):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
