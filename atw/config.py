@@ -48,6 +48,28 @@ DEFAULTS: dict[str, Any] = {
     # Photos per page in the API and grid, and the most a client may ask for
     "PER_PAGE": 100,
     "MAX_PER_PAGE": 500,
+    # --- Uploads, the classify API and API keys (atw/uploads, atw/classify.py, atw/auth.py) ---
+    # Largest photo accepted by the upload page or POST /api/classify, in bytes
+    "UPLOAD_MAX_BYTES": 50_000_000,
+    # Most photos accepted in one upload (the page checks the selection too)
+    "UPLOAD_MAX_FILES": 20,
+    # Largest request body, in bytes; 0 means UPLOAD_MAX_BYTES × UPLOAD_MAX_FILES + 1 MiB
+    "MAX_CONTENT_LENGTH": 0,
+    # Uploads older than this many days are deleted (files, index rows, thumbnails); 0 = keep
+    "UPLOAD_RETENTION_DAYS": 0,
+    # Worker processes the background upload indexer uses (0 = INDEX_WORKERS)
+    "UPLOAD_WORKERS": 1,
+    # Seconds between tries while another index run (a CLI `index`) holds the instance's lock
+    "UPLOAD_RETRY_SECONDS": 5,
+    # Default score threshold of POST /api/classify
+    "CLASSIFY_THRESHOLD": 0.75,
+    # An API key; when it (or API_KEYS) is set, uploads, /api/classify and every state-changing
+    # request need it (Authorization: Bearer … or X-API-Key)
+    "API_KEY": "",
+    # More keys: a list in instance/config.py, or comma-separated in ATW_API_KEYS
+    "API_KEYS": [],
+    # With keys set, also require one for reads (pages, GET /api/…)
+    "API_KEYS_FOR_READS": False,
 }
 
 

@@ -7,11 +7,15 @@ from werkzeug.exceptions import HTTPException
 
 
 def init_app(app: Flask) -> None:
-    from atw.views import api, media, pages
+    from atw.views import api, classify, media, pages, upload
+    from atw.views import auth as auth_views
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(upload.bp)  # the upload page and its status endpoint
+    app.register_blueprint(classify.bp)  # POST /api/classify
+    app.register_blueprint(auth_views.bp)  # /key: a browser signs in with an API key
     app.register_error_handler(HTTPException, _http_error)
 
 
