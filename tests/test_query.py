@@ -535,6 +535,33 @@ def test_random_filter_combinations_match_the_reference(fixture_world):
     assert checked > 60  # most combinations found something
 
 
+def test_the_page_and_the_api_show_the_same_count_and_ids(fixture_world):
+    """For the same filter, the dashboard's count and tiles equal the API's total and ids."""
+    import re
+
+    app, root, _photos = fixture_world
+    client = app.test_client()
+    filters = [
+        {},
+        {"start": "2014-06-01", "end": "2014-07-31"},
+        {"classes": "person,umbrella", "match": "any", "min_score": "0.5"},
+        {"classes": "seashore,person", "match": "all"},
+        {"lat": "38.72", "lon": "-9.14", "radius_km": "50", "sort": "nearest"},
+        {"lat": "-17", "lon": "179.95", "radius_km": "3000", "sort": "oldest"},
+        {"has_gps": "no", "estimated": "exclude"},
+        {"classes": "person", "min_count": "3", "source": "coco"},
+        {"folder": str(root / "trip"), "camera_make": "Apple"},
+    ]
+    for args in filters:
+        api = client.get("/api/photos", query_string={**args, "per_page": 100}).get_json()
+        html = client.get("/", query_string=args).get_data(as_text=True)
+        total = re.search(r'<strong id="total">([\d,]+)</strong>', html)
+        assert total and int(total.group(1).replace(",", "")) == api["total"], args
+        tiles = [int(x) for x in re.findall(r'class="tile" data-id="(\d+)"', html)]
+        assert tiles == [p["id"] for p in api["photos"]], args
+        assert api["description"] in html.replace("&#39;", "'"), args
+
+
 # --- the summary stays right when labels change ---------------------------------------------------
 
 
