@@ -28,11 +28,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     cfg.finish(app.config, app.instance_path)
 
-    from atw import auth, cli, db, uploads, views
+    from atw import auth, cli, db, security, uploads, views
 
     db.init_app(app)
     auth.init_app(app)  # API keys (atw/auth.py), then CSRFProtect (the JSON API is exempt)
     uploads.init_app(app)  # request size limit, prune-uploads, retention worker
     views.init_app(app)
+    security.init_app(app)  # CSP, nosniff, no framing on every response
     cli.init_app(app)
     return app

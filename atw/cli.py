@@ -11,6 +11,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(index_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(quarantine_command)
+    from atw import cli_exports  # report, export, export-folders (issue 5)
+
+    cli_exports.init_app(app)
 
 
 @click.command("index")

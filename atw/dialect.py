@@ -28,3 +28,16 @@ def keep_order(stmt: Any, dialect_name: str) -> Any:
     temp b-tree, ~3× faster on big classes; look-ups in key order). A LIMIT -1 (no limit)
     keeps it. Others: unchanged."""
     return stmt.limit(-1) if dialect_name == "sqlite" else stmt
+
+
+def day_of(column: Any, dialect_name: str) -> Any:
+    """The calendar day of a DATETIME column, for GROUP BY (callers accept a date or a
+    "YYYY-MM-DD" string back).
+
+    SQLite: date(col), a "YYYY-MM-DD" string (a CAST to DATE would give a number there).
+    Others (PostgreSQL): CAST(col AS DATE)."""
+    from sqlalchemy import Date, cast, func
+
+    if dialect_name == "sqlite":
+        return func.date(column)
+    return cast(column, Date)

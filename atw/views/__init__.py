@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException
 
 
 def init_app(app: Flask) -> None:
-    from atw.views import api, classify, media, pages, upload
+    from atw.views import api, classify, exports, media, pages, upload
     from atw.views import auth as auth_views
 
     app.register_blueprint(pages.bp)
@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(upload.bp)  # the upload page and its status endpoint
     app.register_blueprint(classify.bp)  # POST /api/classify
     app.register_blueprint(auth_views.bp)  # /key: a browser signs in with an API key
+    app.register_blueprint(exports.bp)  # /charts.json, /report, /export.csv|json, plotly.js
     app.register_error_handler(HTTPException, _http_error)
 
 

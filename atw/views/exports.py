@@ -1,0 +1,105 @@
+"""Views: the charts page and JSON, the HTML report, CSV/JSON exports, plotly.js.
+
+plotly.js is served from the installed plotly package (never a CDN). Thin: parse the filter,
+call atw.charts / atw.reports / atw.exports, send."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+
+from atw import charts, db, exports, filters, reports, security, timeline
+from atw.filters import FilterError
+from atw.views import pages
+
+# plotly.js adds a <style> element and style attributes: the charts page alone allows inline
+# styles (scripts stay 'self' only), as atw/security.py prescribes.
+CHARTS_CSP = security.CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+bp = Blueprint("exports", __name__)
+
+
+@bp.errorhandler(FilterError)
+def _bad_filter(exc: FilterError):  # type: ignore[no-untyped-def]
+    return jsonify(error="Bad Request", parameter=exc.param, message=exc.message, status=400), 400
+
+
+def _private() -> bool:
+    return request.args.get("privacy", "") in {"1", "true", "yes", "on"}
+
+
+@bp.get("/charts")
+def charts_page():  # type: ignore[no-untyped-def]
+    """The dashboard (filter panel, map, grid) with the charts of the filter above the grid."""
+    g.atw_charts = True
+    g.filter_action = url_for("exports.charts_page")
+    resp = make_response(pages.home())
+    resp.headers["Content-Security-Policy"] = CHARTS_CSP
+    return resp
+
+
+@bp.get("/charts.json")
+def charts_json():  # type: ignore[no-untyped-def]
+    """The charts of the filter: ?period=day|week|month|year, ?show=class,class (the picker)."""
+    flt = filters.parse(request.args)
+    period = request.args.get("period") or None
+    if period is not None and period not in timeline.PERIODS:
+        raise FilterError("period", f"period must be one of {', '.join(timeline.PERIODS)}")
+    show = [c.strip() for c in request.args.get("show", "").split(",") if c.strip()]
+    return jsonify(charts.charts(db.session(), flt, period, show or None))
+
+
+@bp.get("/report")
+def report():  # type: ignore[no-untyped-def]
+    """The self-contained HTML report of the filter, as a download (?privacy=1 for private)."""
+    flt = filters.parse(request.args)
+    body = reports.build_report(
+        db.session(),
+        flt,
+        current_app.config["THUMBS_DIR"],
+        base_url=request.host_url,
+        private=_private(),
+    )
+    return Response(
+        body,
+        mimetype="text/html",
+        headers={"Content-Disposition": 'attachment; filename="atw-report.html"'},
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():  # type: ignore[no-untyped-def]
+    flt = filters.parse(request.args)
+    body = stream_with_context(exports.iter_csv(db.session(), flt, _private()))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="atw-photos.csv"'},
+    )
+
+
+@bp.get("/export.json")
+def export_json():  # type: ignore[no-untyped-def]
+    flt = filters.parse(request.args)
+    body = stream_with_context(exports.iter_json(db.session(), flt, _private()))
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="atw-photos.json"'},
+    )
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js():  # type: ignore[no-untyped-def]
+    """plotly.js from the installed plotly package, cached for a year (the version is pinned)."""
+    return send_file(reports.plotly_js(), mimetype="text/javascript", max_age=31536000)
