@@ -12,6 +12,10 @@ MATCHES = ("any", "all")
 SOURCES = ("any", "imagenet", "coco")
 SORTS = ("newest", "oldest", "nearest")
 MAX_COUNT = 100  # min_count above this is surely a typo
+# Query complexity caps: each class is a join, long strings are scanned in indexes.
+MAX_CLASSES = 20
+MAX_TEXT = 1000  # characters in a folder, camera make or camera model
+MAX_RADIUS_KM = 20037.5  # half the Earth's circumference: the whole globe
 SOURCE_NAMES = {"imagenet": "ImageNet", "coco": "COCO"}
 
 
@@ -71,6 +75,12 @@ class PhotoFilter:
         _one_of("match", self.match, MATCHES)
         _one_of("source", self.source, SOURCES)
         _one_of("sort", self.sort, SORTS)
+        if len(self.classes) > MAX_CLASSES:
+            raise FilterError("classes", f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
+        for name in ("folder", "camera_make", "camera_model"):
+            value = getattr(self, name)
+            if value is not None and len(value) > MAX_TEXT:
+                raise FilterError(name, f"{name} is longer than {MAX_TEXT} characters")
         if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:
             raise FilterError(
                 "min_score", f"min_score must be between 0 and 1, got {self.min_score}"
@@ -98,6 +108,12 @@ class PhotoFilter:
             if not (math.isfinite(self.radius_km) and self.radius_km > 0):
                 raise FilterError(
                     "radius_km", f"radius_km must be a positive number of km, got {self.radius_km}"
+                )
+            if self.radius_km > MAX_RADIUS_KM:
+                raise FilterError(
+                    "radius_km",
+                    f"radius_km must be at most {MAX_RADIUS_KM:g} (half the Earth's "
+                    f"circumference), got {self.radius_km:g}",
                 )
             if self.has_gps is False:
                 raise FilterError("has_gps", "has_gps=no cannot be combined with a radius")

@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session, aliased
 
 from atw import geo
 from atw.filters import FilterError, PhotoFilter, describe, photo_conditions_empty
-from atw.models import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath, Quarantine
+from atw.models import (
+    ClassCount,
+    Detection,
+    Label,
+    Photo,
+    PhotoClass,
+    PhotoPath,
+    Quarantine,
+    printable,
+)
 from atw.plan import Query, allowed_sources, grid_bucket, on_grid, score_conds
 
 __all__ = [
@@ -266,8 +275,8 @@ def photo_records(
         p = photos.get(pid)
         if p is None:
             continue
-        present = [pp.path for pp in paths[pid] if pp.missing_since is None]
-        missing = [pp.path for pp in paths[pid] if pp.missing_since is not None]
+        present = [printable(pp.path) for pp in paths[pid] if pp.missing_since is None]
+        missing = [printable(pp.path) for pp in paths[pid] if pp.missing_since is not None]
         first = (present or missing or [""])[0]
         rec = {
             "id": p.id,
@@ -310,7 +319,12 @@ def quarantine(session: Session) -> list[dict[str, Any]]:
     """Every quarantined file with its reason, most recent first."""
     rows = session.scalars(select(Quarantine).order_by(Quarantine.seen_at.desc(), Quarantine.path))
     return [
-        {"path": q.path, "reason": q.reason, "seen_at": q.seen_at.isoformat(), "bytes": q.size}
+        {
+            "path": printable(q.path),
+            "reason": printable(q.reason),
+            "seen_at": q.seen_at.isoformat(),
+            "bytes": q.size,
+        }
         for q in rows
     ]
 

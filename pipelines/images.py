@@ -152,4 +152,6 @@ def write_atomic(path: Path, data: bytes) -> None:
 def one_line(exc: BaseException) -> str:
     """An exception as a single short line for the quarantine table."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    # A message quoting a non-UTF-8 file name carries surrogate escapes: make it storable text.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text[:300]

@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -86,6 +87,7 @@ def run_index(
         if not os.path.exists(r):
             raise FileNotFoundError(f"no such file or folder: {r}")
     lock = _run_lock(config["INSTANCE_PATH"])
+    _remove_partial_thumbnails(config["THUMBS_DIR"])
     engine = make_engine(config["DATABASE_URL"])
     create_schema(engine)
     session = Session(engine)
@@ -120,6 +122,7 @@ def run_index(
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        session.rollback()  # a failure inside a transaction must not hide the run's record
         summary.seconds = time.monotonic() - t0
         for key in ("indexed", "new_paths", "unchanged", "relabelled", "quarantined"):
             setattr(summary, key, getattr(summary, key) + writer.counts[key])
@@ -164,6 +167,13 @@ def _run_lock(instance_path: str) -> Any:
     fh.write(str(os.getpid()))
     fh.flush()
     return fh
+
+
+def _remove_partial_thumbnails(thumbs_dir: str) -> None:
+    """Temporary files of thumbnails being written when a run was killed (we hold the lock,
+    so no other run is writing any)."""
+    for tmp in Path(thumbs_dir).glob("*/.tmp-*"):
+        tmp.unlink(missing_ok=True)
 
 
 def _plan(

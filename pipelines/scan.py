@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -86,6 +87,9 @@ def walk(root: str, exclude: tuple[str, ...] = ()) -> Iterator[FileEntry | ScanP
                 continue
             if os.path.isdir(e.path):  # a symlink to a folder with an image suffix
                 yield ScanProblem(e.path, root, "is a folder, not a file")
+                continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader, a device never ends
+                yield ScanProblem(e.path, root, "not a regular file (a pipe, socket or device)")
                 continue
             yield FileEntry(e.path, root, st.st_size, st.st_mtime_ns)
         stack.extend(reversed(subdirs))

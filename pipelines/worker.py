@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -165,11 +166,15 @@ class Worker:
         from pipelines.images import BadImage
 
         try:
-            fd = os.open(task.path, os.O_RDONLY)
+            # O_NONBLOCK: a FIFO put in place after the scan must not block the worker.
+            fd = os.open(task.path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
             raise BadImage(f"cannot read: {exc.strerror or exc}") from None
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise BadImage("not a regular file (a pipe, socket or device)")
+            os.set_blocking(fh.fileno(), True)
             if st.st_size == 0:
                 raise BadImage("empty file (0 bytes)")
             if st.st_size > self.cfg.max_file_bytes:

@@ -7,10 +7,12 @@ from collections import Counter
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from atw import summary
 from atw.models import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
+from pipelines.images import one_line
 from pipelines.labelers.base import Box
 from pipelines.worker import PhotoFacts, Result, StageResult
 
@@ -31,12 +33,35 @@ class Writer:
         self.counts: Counter[str] = Counter()
 
     def write_batch(self, results: list[Result]) -> None:
-        with self.session.begin():
-            for r in results:
-                if r.kind == "error":
-                    self._quarantine(r.task.path, r.task.root, r.size, r.mtime_ns, r.reason or "")
-                else:
-                    self._photo(r)
+        """One transaction for the batch. If a result cannot be written (a value the database
+        refuses, a bug), the batch is retried one result per transaction and only that file is
+        quarantined with the reason; database faults (locked, disk full) still stop the run."""
+        saved = self.counts.copy()
+        try:
+            with self.session.begin():
+                for r in results:
+                    self._one(r)
+            return
+        except OperationalError:
+            raise
+        except Exception:
+            self.counts = saved
+        for r in results:
+            try:
+                with self.session.begin():
+                    self._one(r)
+            except OperationalError:
+                raise
+            except Exception as exc:
+                reason = f"could not be recorded: {type(exc).__name__}: {one_line(exc)}"
+                with self.session.begin():
+                    self._quarantine(r.task.path, r.task.root, r.size, r.mtime_ns, reason)
+
+    def _one(self, r: Result) -> None:
+        if r.kind == "error":
+            self._quarantine(r.task.path, r.task.root, r.size, r.mtime_ns, r.reason or "")
+        else:
+            self._photo(r)
 
     def quarantine_problem(self, path: str, root: str, reason: str) -> None:
         """Record a scan problem (an unreadable folder, a folder posing as an image)."""

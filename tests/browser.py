@@ -58,12 +58,28 @@ def chromium(block_network: bool = True) -> Iterator[Any]:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         if block_network:
             context.route("**/*", _loopback_only)
+        # Every Content-Security-Policy violation fails the test that caused it.
+        context.add_init_script(
+            "document.addEventListener('securitypolicyviolation', function (e) {"
+            " console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI); });"
+        )
         page = context.new_page()
         errors: list[str] = []
+        csp: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: (
+                csp.append(msg.text)
+                if "CSP violation" in msg.text or "Content Security Policy" in msg.text
+                else None
+            ),
+        )
         page.js_errors = errors  # type: ignore[attr-defined]
+        page.csp_violations = csp  # type: ignore[attr-defined]
         try:
             yield page
+            assert csp == [], f"Content-Security-Policy violations: {csp}"
         finally:
             context.close()
             browser.close()
