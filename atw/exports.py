@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from atw import filters, query, timeline
 from atw.filters import PhotoFilter
+from atw.models import printable
 
 TOP_LABELS = 3  # ImageNet labels kept per photo in an export row
 CSV_FIELDS = ["id", "path", "taken_at", "utc_offset", "lat", "lon", "labels", "detections"]
@@ -162,7 +163,11 @@ def export_folders(
         one = replace(flt, classes=(cls,), match="any", sort="oldest")
         for ids in timeline.iter_ids(session, one):
             for rec in query.photo_records(session, ids):
-                src = next((Path(p) for p in rec["paths"] if Path(p).is_file()), None)
+                # The stored paths themselves (rec["paths"] are for display: a name that is not
+                # UTF-8 is shown escaped there, and would not be found on disk).
+                files = query.photo_files(session, rec["id"])
+                stored = [p for p, _root in files[1]] if files else []
+                src = next((Path(p) for p in stored if Path(p).is_file()), None)
                 if src is None:
                     missing.append(rec["file_name"])
                     continue
@@ -171,8 +176,8 @@ def export_folders(
                 manifest.append(
                     {
                         "class": cls,
-                        "source": str(src),
-                        "written": str(dest),
+                        "source": printable(str(src)),
+                        "written": printable(str(dest)),
                         "sha256": _sha256(dest),
                     }
                 )

@@ -426,3 +426,22 @@ def test_folder_export_annotates_copies(fworld, tmp_path):
     assert drawn == ["old.jpg", "x-2.jpg", "x.jpg"]
     with Image.open(out / "cat-annotated" / "x.jpg") as im:
         assert im.size == Image.open(root / "a" / "x.jpg").size
+
+
+def test_folder_export_copies_a_file_whose_name_is_not_utf8(tmp_path):
+    """The stored path (bytes that are not UTF-8) is what gets copied, not its escaped display
+    form; the manifest shows the name escaped."""
+    name = "caf\udce9"  # b"caf\xe9": a Latin-1 file name on a UTF-8 system
+    app = make(tmp_path, [P(name, "c", "2015:01:01 10:00:00", coco=[("cat", 0.9)])])
+    src = tmp_path / "photos" / "c" / f"{name}.jpg"
+    assert os.fsencode(src).endswith(b"caf\xe9.jpg")
+    out = tmp_path / "sorted"
+    res = app.test_cli_runner().invoke(
+        args=["export-folders", "--out", str(out), "--classes", "cat"]
+    )
+    assert res.exit_code == 0, res.output
+    written = out / "cat" / f"{name}.jpg"
+    assert written.read_bytes() == src.read_bytes()
+    with open(out / "manifest.csv") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["source"].endswith("caf\\xe9.jpg")
