@@ -33,6 +33,27 @@ def need_shared() -> None:
         pytest.fail(f"the shared test data is missing: expected it at {SHARED}")
 
 
+def app_config(instance: Path, **config: Any) -> dict[str, Any]:
+    """The tests' app config: no labelling unless asked, two workers, this instance folder."""
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance),
+        "LABELERS": "",
+        "INDEX_WORKERS": 2,
+        **config,
+    }
+
+
+def fresh_app(instance: Path, **config: Any) -> Any:
+    """An app built with no ATW_* variables from the environment, for module-scoped fixtures
+    (which cannot use the function-scoped make_app)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("ATW_"):
+                mp.delenv(name)
+        return create_app(app_config(instance, **config))
+
+
 @pytest.fixture
 def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Build an app over a fresh instance folder; keyword args override config keys."""
@@ -41,14 +62,8 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., A
             monkeypatch.delenv(name)
 
     def make(**config: Any) -> Any:
-        base = {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "LABELERS": "",
-            "INDEX_WORKERS": 2,
-        }
-        base.update(config)
-        return create_app(base)
+        config.setdefault("INSTANCE_PATH", str(tmp_path / "instance"))
+        return create_app(app_config(Path(config.pop("INSTANCE_PATH")), **config))
 
     return make
 

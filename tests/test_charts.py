@@ -4,7 +4,6 @@ served from the installed package; the dashboard's linked charts in a real Chrom
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -14,7 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import plotly
 import pytest
 
-from atw import create_app, timeline
+from atw import timeline
+from tests.conftest import fresh_app
 from tests.test_query import build_world, world
 
 FILTERS = [
@@ -30,20 +30,9 @@ FILTERS = [
 @pytest.fixture(scope="module")
 def charts_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     base = tmp_path_factory.mktemp("charts")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("ATW_"):
-                mp.delenv(name)
-        app = create_app(
-            {
-                "TESTING": True,
-                "INSTANCE_PATH": str(base / "instance"),
-                "LABELERS": "",
-                "INDEX_WORKERS": 2,
-            }
-        )
-        build_world(app, base / "photos", world())
-        return app, base / "photos"
+    app = fresh_app(base / "instance")
+    build_world(app, base / "photos", world())
+    return app, base / "photos"
 
 
 def api_photos(app: Any, q: str) -> dict[str, Any]:

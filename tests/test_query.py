@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atw import create_app, geo, query
+from atw import geo, query
 from atw.filters import FilterError, PhotoFilter, describe, parse, to_args
 from atw.models import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath, make_engine
 from atw.summary import bucket, class_rows
@@ -24,7 +24,7 @@ from pipelines.labelers.base import Box
 from pipelines.labelers.base import Label as LabelItem
 from pipelines.worker import Result, StageResult, Task
 from pipelines.writer import Writer
-from tests.conftest import index
+from tests.conftest import fresh_app, index
 from tests.photos import pattern, write_jpeg
 
 R_KM = 6371.0088  # the haversine package's mean Earth radius
@@ -201,21 +201,10 @@ def build_world(app: Any, root: Path, photos: list[P]) -> None:
 @pytest.fixture(scope="module")
 def fixture_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, list[P]]:
     base = tmp_path_factory.mktemp("world")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("ATW_"):
-                mp.delenv(name)
-        app = create_app(
-            {
-                "TESTING": True,
-                "INSTANCE_PATH": str(base / "instance"),
-                "LABELERS": "",
-                "INDEX_WORKERS": 2,
-            }
-        )
-        photos = world()
-        build_world(app, base / "photos", photos)
-        return app, base / "photos", photos
+    app = fresh_app(base / "instance")
+    photos = world()
+    build_world(app, base / "photos", photos)
+    return app, base / "photos", photos
 
 
 # --- the reference: the filter's meaning, in plain Python over the fixture data -------------

@@ -17,8 +17,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from atw import create_app, reports
+from atw import reports
 from atw.filters import parse
+from tests.conftest import fresh_app
 from tests.test_query import P, build_world, world
 
 FILTERS = [
@@ -32,19 +33,8 @@ FILTERS = [
 
 
 def make(base: Path, photos: list[P]) -> Any:
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("ATW_"):
-                mp.delenv(name)
-        app = create_app(
-            {
-                "TESTING": True,
-                "INSTANCE_PATH": str(base / "instance"),
-                "LABELERS": "",
-                "INDEX_WORKERS": 2,
-            }
-        )
-        build_world(app, base / "photos", photos)
+    app = fresh_app(base / "instance")
+    build_world(app, base / "photos", photos)
     return app
 
 
