@@ -98,3 +98,18 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_until(page: Any, expression: str, arg: Any = None, timeout: float = 30_000) -> None:
+    """Poll a JS expression (or function, with arg) until it is truthy.
+
+    Playwright's wait_for_function compiles its predicate inside the page, which atw's CSP
+    (script-src 'self', no 'unsafe-eval') refuses whenever the first check is false;
+    page.evaluate goes through the DevTools protocol, outside the page's CSP."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:g} s waiting for {expression}")
+        page.wait_for_timeout(50)

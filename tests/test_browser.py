@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from PIL import Image
 
-from tests.browser import chromium, live_server, screenshot
+from tests.browser import chromium, live_server, screenshot, wait_until
 from tests.conftest import COCO_DIR, MODEL_CONFIG, index, need_shared
 from tests.photos import write_jpeg
 
@@ -115,7 +115,7 @@ def test_viewer_draws_the_stored_boxes_and_toggles_them(site):
         page.goto(url + "/")
         page.click(f"#grid .tile[data-id='{target['id']}'] a")
         page.wait_for_load_state()
-        page.wait_for_function("document.getElementById('photo').complete")
+        wait_until(page, "document.getElementById('photo').complete")
         assert page.locator("#boxes rect").count() == len(target["detections"])
         assert page.evaluate("document.getElementById('photo').naturalWidth") > 400
         labels = page.inner_text("#objects")
@@ -136,7 +136,7 @@ def test_map_click_sets_the_centre_and_the_radius_filter_applies(site):
     app, url = site
     with chromium() as page:  # the network is blocked: no tiles, the map must still work
         page.goto(url + "/")
-        page.wait_for_function("document.getElementById('map').dataset.loaded !== undefined")
+        wait_until(page, "document.getElementById('map').dataset.loaded !== undefined")
         assert int(page.get_attribute("#map", "data-loaded")) == 7  # photos with GPS
         # Zoom to Lisbon, then click it.
         pt = page.evaluate(

@@ -393,7 +393,7 @@ DROP = """([b64, name]) => {
 def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app, models_dir):
     """Set files on the input, submit, watch each file reach "done", see labels and boxes."""
     need_shared()
-    from tests.browser import chromium, live_server, screenshot
+    from tests.browser import chromium, live_server, screenshot, wait_until
 
     app = make_app(**MODEL_CONFIG, MODELS_DIR=models_dir)
     files = [COCO[0], COCO[1], EXIF[0]]  # food, giraffes, an iPhone HEIC
@@ -402,15 +402,17 @@ def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app,
         page.set_input_files("#files", [str(p) for p in files])
         page.click("#upload-button")
         page.wait_for_selector("li.upload[data-state=queued], li.upload[data-state=indexing]")
-        page.wait_for_function(
+        wait_until(
+            page,
             "n => document.querySelectorAll('li.upload[data-state=done]').length === n",
-            arg=len(files),
+            len(files),
             timeout=240_000,
         )
-        page.wait_for_function(
+        wait_until(
+            page,
             "n => [...document.querySelectorAll('li.upload .upload-result')]"
             ".filter(e => !e.hidden).length === n",
-            arg=len(files),
+            len(files),
         )
         items = {
             li.query_selector(".upload-name").inner_text(): li
@@ -430,8 +432,8 @@ def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app,
         screenshot(page, "upload-page-done")
         # The same photo again, dropped on the page: one photo, reported as already uploaded.
         page.evaluate(DROP, [base64.b64encode(COCO[0].read_bytes()).decode(), "again.jpg"])
-        page.wait_for_function(
-            "() => document.querySelectorAll('li.upload[data-state=done]').length === 4"
+        wait_until(
+            page, "() => document.querySelectorAll('li.upload[data-state=done]').length === 4"
         )
         assert "already uploaded" in page.query_selector("li.upload").inner_text()
         # A file that is not an image is refused with the reason, and nothing is stored.
