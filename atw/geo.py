@@ -31,11 +31,6 @@ def min_dot(radius_km: float) -> float:
     return -1.0 if theta >= math.pi else math.cos(theta)
 
 
-def dot_to_km(dot: float) -> float:
-    """Great-circle distance for a dot product of two unit vectors."""
-    return EARTH_RADIUS_KM * math.acos(max(-1.0, min(1.0, dot)))
-
-
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance by the haversine formula (same radius as the haversine package)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)

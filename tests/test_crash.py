@@ -15,7 +15,6 @@ import pytest
 
 from tests.conftest import MODEL_CONFIG, index, need_shared
 from tests.photos import pattern, write_jpeg
-from tests.test_resume import photo_count, thumbs
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = int(os.environ.get("ATW_CRASH_KILLS", "20"))
@@ -23,17 +22,17 @@ PHOTOS = 300
 SEED = 7
 
 
-def make_archive(root: Path, n: int) -> None:
-    """n distinct small photos in 6 folders, one broken file, one duplicate content."""
+def make_archive(root: Path, n: int, size: tuple[int, int] = (640, 480)) -> None:
+    """n distinct photos in 6 folders, one broken file, one duplicate content."""
     for i in range(n):
         write_jpeg(
             root / f"d{i % 6}" / f"p{i:03d}.jpg",
-            pattern((640, 480), seed=i),
+            pattern(size, seed=i),
             taken=f"2018:{1 + i % 12:02d}:{1 + i % 28:02d} 10:{i % 60:02d}:00",
             gps=(38.7 + i / 1000, -9.1) if i % 3 == 0 else None,
         )
     (root / "d0" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    write_jpeg(root / "d5" / "copy.jpg", pattern((640, 480), seed=1), taken="2018:02:02 10:01:00")
+    write_jpeg(root / "d5" / "copy.jpg", pattern(size, seed=1), taken="2018:02:02 10:01:00")
 
 
 def full_snapshot(db_path: Path) -> dict[str, object]:
@@ -95,6 +94,23 @@ def full_snapshot(db_path: Path) -> dict[str, object]:
             assert rows(sql) == [], sql
         snap["shas"] = {r[0] for r in rows("SELECT sha256 FROM photo")}
         return snap
+    finally:
+        con.close()
+
+
+def thumbs(instance: Path) -> set[str]:
+    return {p.name for p in (instance / "thumbs").rglob("*.jpg")}
+
+
+def photo_count(db_path: Path) -> int:
+    """Photos committed so far (0 while the database does not exist yet)."""
+    if not db_path.exists():
+        return 0
+    con = sqlite3.connect(db_path, timeout=30)
+    try:
+        return con.execute("SELECT count(*) FROM photo").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
     finally:
         con.close()
 
