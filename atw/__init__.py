@@ -31,9 +31,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from atw import auth, cli, db, security, uploads, views
 
     db.init_app(app)
-    auth.init_app(app)  # API keys (atw/auth.py), then CSRFProtect (the JSON API is exempt)
+    security.init_app(app)  # first: Host allow-list, cross-site writes; CSP etc. on responses
+    auth.init_app(app)  # wrong-key rate limit, API keys, then CSRFProtect (the JSON API is exempt)
     uploads.init_app(app)  # request size limit, prune-uploads, retention worker
     views.init_app(app)
-    security.init_app(app)  # CSP, nosniff, no framing on every response
     cli.init_app(app)
     return app

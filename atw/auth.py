@@ -1,4 +1,5 @@
-"""API keys and CSRF: which requests need a key, reading it, constant-time checks, sign-in."""
+"""API keys and CSRF: which requests need a key, reading it, constant-time checks, sign-in,
+and the rate limit on wrong keys (Flask-Limiter)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import HiddenField, PasswordField
@@ -21,9 +24,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Flask) -> None:
-    """Key checks run first (a missing key is a 401 before anything else), then CSRF."""
+    """The wrong-key rate limit runs first (a blocked address learns nothing more), then the key
+    checks (a missing key is a 401 before anything else), then CSRF."""
+    per_minute = int(app.config.get("KEY_ATTEMPTS_PER_MINUTE") or 0)
+    if per_minute > 0:
+        Limiter(
+            get_remote_address,
+            app=app,
+            application_limits=[f"{per_minute} per minute"],
+            application_limits_exempt_when=_not_a_key_attempt,
+            application_limits_deduct_when=_key_failed,
+            strategy="moving-window",
+            storage_uri="memory://",
+            headers_enabled=True,
+        )
     app.before_request(_guard)
     csrf.init_app(app)
+
+
+def _not_a_key_attempt() -> bool:
+    """Only requests that try a key count: a key header when keys are set, or POST /key."""
+    if request.endpoint == "auth.key" and request.method == "POST":
+        return False
+    return presented_key() is None or not configured_keys(current_app.config)
+
+
+def _key_failed(_response: Response) -> bool:
+    """A wrong key costs one attempt (a right one costs nothing)."""
+    return bool(g.get("atw_key_failed"))
+
+
+def key_failed() -> None:
+    """Record that this request tried a wrong key (counted by the rate limit)."""
+    g.atw_key_failed = True
 
 
 def configured_keys(config: Mapping[str, Any]) -> list[bytes]:
@@ -79,6 +112,7 @@ def sign_in(candidate: str) -> bool:
     """Check a key typed into the /key page; remember the browser on success."""
     keys = configured_keys(current_app.config)
     if not keys or not key_matches(candidate, keys):
+        key_failed()
         return False
     session[SESSION_KEY] = fingerprint(candidate.encode())
     return True
@@ -121,6 +155,7 @@ def _guard() -> Any:
     if given is not None:
         if key_matches(given, keys):
             return None
+        key_failed()
         abort(403, description="the API key is not valid")
     if session_signed_in(keys) and (request.method in SAFE_METHODS or not api):
         return None

@@ -72,5 +72,14 @@ def serve_command(host: str, port: int, threads: int) -> None:
     """Serve the dashboard with waitress (a production WSGI server)."""
     from waitress import serve
 
+    from atw import security
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    trusted = app.extensions[security.HOSTS_KEY]
+    if not security.trust_host(app, host) and "*" not in trusted:
+        click.echo(
+            f"atw: answering to the host names {', '.join(sorted(trusted))} only; add the names "
+            "other machines use to TRUSTED_HOSTS (ATW_TRUSTED_HOSTS=name1,name2)"
+        )
     click.echo(f"atw: serving on http://{host}:{port}/ (Ctrl+C to stop)")
-    serve(current_app._get_current_object(), host=host, port=port, threads=threads)  # type: ignore[attr-defined]
+    serve(app, host=host, port=port, threads=threads)

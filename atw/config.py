@@ -70,6 +70,18 @@ DEFAULTS: dict[str, Any] = {
     "API_KEYS": [],
     # With keys set, also require one for reads (pages, GET /api/…)
     "API_KEYS_FOR_READS": False,
+    # --- Who may reach the server and how much one request may cost (atw/security.py) ---
+    # Host names the server answers to besides localhost, 127.0.0.1, [::1] and `serve --host`:
+    # a list, or comma-separated in ATW_TRUSTED_HOSTS (".example.org" = its subdomains, "*" = any)
+    "TRUSTED_HOSTS": [],
+    # Wrong API keys (header or /key page) one address may try per minute; then 429 (0 = no limit)
+    "KEY_ATTEMPTS_PER_MINUTE": 10,
+    # Most photos GET /report builds; larger sets are refused (the CLI `report` has no cap)
+    "REPORT_MAX_PHOTOS": 10_000,
+    # Screen-sized copies of originals (display.jpg) decoded at the same time
+    "DISPLAY_DECODES": 2,
+    # Seconds a display.jpg request waits for a decode slot before a 503 with Retry-After
+    "DISPLAY_DECODE_WAIT": 5.0,
 }
 
 

@@ -5,9 +5,12 @@ call atw.charts / atw.reports / atw.exports, send."""
 
 from __future__ import annotations
 
+import shlex
+
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     g,
     jsonify,
@@ -18,7 +21,7 @@ from flask import (
     url_for,
 )
 
-from atw import charts, db, exports, filters, reports, security, timeline
+from atw import charts, db, exports, filters, query, reports, security, timeline
 from atw.filters import FilterError
 from atw.views import pages
 
@@ -61,8 +64,19 @@ def charts_json():  # type: ignore[no-untyped-def]
 
 @bp.get("/report")
 def report():  # type: ignore[no-untyped-def]
-    """The self-contained HTML report of the filter, as a download (?privacy=1 for private)."""
+    """The self-contained HTML report of the filter, as a download (?privacy=1 for private).
+    At most REPORT_MAX_PHOTOS photos: the count is taken first, a larger set is refused before
+    anything is built (the CLI, which writes to a file, has no cap)."""
     flt = filters.parse(request.args)
+    cap = int(current_app.config["REPORT_MAX_PHOTOS"])
+    total = query.search(db.session(), flt, 1, 1).total
+    if cap > 0 and total > cap:
+        abort(
+            400,
+            description=f"this filter matches {total:,} photos; a report from the web holds at "
+            f"most {cap:,} (REPORT_MAX_PHOTOS). Narrow the filter, or write this report with "
+            f"the command line: {report_command_line(flt, _private())}",
+        )
     body = reports.build_report(
         db.session(),
         flt,
@@ -75,6 +89,16 @@ def report():  # type: ignore[no-untyped-def]
         mimetype="text/html",
         headers={"Content-Disposition": 'attachment; filename="atw-report.html"'},
     )
+
+
+def report_command_line(flt: filters.PhotoFilter, private: bool) -> str:
+    """The `flask --app atw report` command that writes the report of this filter."""
+    words = ["flask", "--app", "atw", "report", "--out", "report.html"]
+    for name, value in filters.to_args(flt).items():
+        words += [f"--{name.replace('_', '-')}", value]
+    if private:
+        words.append("--private")
+    return shlex.join(words)
 
 
 @bp.get("/export.csv")

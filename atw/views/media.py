@@ -1,11 +1,15 @@
 """Serving images: thumbnails from the instance folder, and screen-sized copies of originals
-(only of indexed photos, read from their recorded paths under their roots)."""
+(only of indexed photos, read from their recorded paths under their roots; at most
+DISPLAY_DECODES decoded at a time)."""
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 
-from flask import Blueprint, abort, current_app, request, send_file
+from flask import Blueprint, Response, abort, current_app, request, send_file
+from flask.blueprints import BlueprintSetupState
 
 from atw import db, query
 from pipelines import images
@@ -13,6 +17,14 @@ from pipelines import images
 bp = Blueprint("media", __name__)
 
 DISPLAY_SIZES = (800, 1600, 2560)  # long side; requests are rounded up to one of these
+SLOTS_KEY = "atw.display_decodes"
+
+
+@bp.record_once
+def _make_slots(state: BlueprintSetupState) -> None:
+    """One semaphore per app: an original of up to MAX_IMAGE_PIXELS decodes in each slot."""
+    slots = max(1, int(state.app.config["DISPLAY_DECODES"]))
+    state.app.extensions[SLOTS_KEY] = threading.BoundedSemaphore(slots)
 
 
 @bp.get("/thumbs/<int:photo_id>.jpg")
@@ -44,12 +56,30 @@ def display(photo_id: int):  # type: ignore[no-untyped-def]
         source = next((p for p, root in candidates if inside_root(p, root)), None)
         if source is None:
             abort(404, description="the original file is not on disk (missing or moved)")
+        slots: threading.BoundedSemaphore = current_app.extensions[SLOTS_KEY]
+        wait = float(current_app.config["DISPLAY_DECODE_WAIT"])
+        if not slots.acquire(timeout=wait):
+            return _busy(wait)
         try:
-            data = images.display_bytes(source, size, current_app.config["MAX_IMAGE_PIXELS"])
+            if not cached.is_file():  # another request may have made it while this one waited
+                max_pixels = current_app.config["MAX_IMAGE_PIXELS"]
+                data = images.display_bytes(source, size, max_pixels)
+                images.write_atomic(cached, data)
         except images.BadImage as exc:
             abort(404, description=f"the original cannot be shown: {exc}")
-        images.write_atomic(cached, data)
+        finally:
+            slots.release()
     return send_file(cached, mimetype="image/jpeg", max_age=86400, etag=f"{sha}-{size}")
+
+
+def _busy(waited: float) -> Response:
+    """503: every decode slot stayed taken (DISPLAY_DECODES) for DISPLAY_DECODE_WAIT seconds."""
+    message = (
+        f"busy: every decode slot (DISPLAY_DECODES) stayed taken for {waited:g} s; "
+        "try again shortly"
+    )
+    retry = str(max(1, math.ceil(waited)))
+    return Response(message, 503, {"Retry-After": retry}, mimetype="text/plain")
 
 
 def inside_root(path: str, root: str) -> bool:
