@@ -158,12 +158,18 @@ def _run_lock(instance_path: str) -> Any:
     import fcntl
 
     os.makedirs(instance_path, exist_ok=True)
-    fh = open(os.path.join(instance_path, "index.lock"), "w")  # noqa: SIM115
+    # Opened without truncating: only the holder of the lock may rewrite the PID in it (a
+    # waiting process that opened with "w" would wipe the holder's PID on every attempt).
+    fd = os.open(os.path.join(instance_path, "index.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fh = os.fdopen(fd, "r+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holder = fh.read(32).strip()
         fh.close()
-        raise IndexerBusy(f"another index run is using {instance_path}; wait for it") from None
+        by = f" (pid {holder})" if holder.isdigit() else ""
+        raise IndexerBusy(f"another index run{by} is using {instance_path}; wait for it") from None
+    fh.truncate(0)
     fh.write(str(os.getpid()))
     fh.flush()
     return fh

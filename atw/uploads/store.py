@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,6 +155,13 @@ def receive(
     path = copy_path(uploads_dir(instance_path), sha, ALLOWED_FORMATS[fmt])
     created = _store(path, data, mtime)
     try:
+        # The first write of the transaction takes the database's write lock and refreshes an
+        # existing row: a prune (atw.uploads.retention) deletes the row and the file inside one
+        # write transaction, so it has either finished (then the copy is written again below)
+        # or it waits for this commit and then finds the upload fresh and keeps it.
+        _refresh(session, sha)
+        if _store(path, data, mtime):
+            created = True
         return _record(session, sha, path, label, fmt, len(data))
     except BaseException:
         session.rollback()
@@ -174,6 +181,13 @@ def _store(path: Path, data: bytes, mtime: float | None) -> bool:
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return True
+
+
+def _refresh(session: Session, sha: str) -> None:
+    """Mark the upload of this content as just received (a no-op write for new content that
+    still takes the write lock, held until _record commits)."""
+    fresh = update(Upload).where(Upload.sha256 == sha).values(uploaded_at=utcnow())
+    session.execute(fresh.execution_options(synchronize_session=False))
 
 
 def _record(session: Session, sha: str, path: Path, name: str, fmt: str, size: int) -> Received:
