@@ -83,6 +83,22 @@ def _load(config: Mapping[str, Any]) -> Any:
     return worker
 
 
+def decodable(data: bytes, max_pixels: int) -> Image.Image:
+    """The request's image, opened and checked to decode, before any model is loaded: a
+    truncated or corrupt body is a 400 (atw.uploads.store.Rejected) even when the models are
+    missing or still loading. A JPEG is test-decoded at 1/8 scale and reopened, so that `run`
+    decodes it at the labelers' draft size; other formats have no draft sizes, so their pixels,
+    decoded here, are the ones `run` labels."""
+    from atw.uploads import store
+
+    img = store.open_checked(data, max_pixels)
+    if img.format == "JPEG":  # as images.decode_upright, the only format drafted
+        store.check_decodes(store.open_checked(data, max_pixels))
+    else:
+        store.check_decodes(img)
+    return img
+
+
 def run(img: Image.Image, config: Mapping[str, Any], model: str) -> list[Label] | list[Box]:
     """Label an opened image (pipelines.images.open_image) with one stage, decoding it upright
     as the indexer does: EXIF orientation from read_exif, JPEG draft sizes from the labelers.

@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from atw import classify as atw_classify
 from atw import create_app
 from atw.models import Detection, Label, Photo, PhotoPath, Upload, make_engine
 from atw.uploads import store, worker
@@ -309,15 +310,28 @@ def test_model_unavailable_is_503_with_the_reason(make_app, tmp_path):
     assert r.status_code == 503 and "not enabled" in r.get_json()["message"]
 
 
-def test_bad_inputs_are_refused_before_any_model_loads(make_app):
-    """Checks by content run first: bad bodies never need (or wait for) the models."""
+def test_bad_inputs_are_refused_before_any_model_loads(make_app, tmp_path, monkeypatch):
+    """Checks by content run first: bad bodies never need (or wait for) the models. With the
+    detector's weights missing, loading the models would answer 503: these must not."""
     need_shared()
+    loads: list[str] = []
+    real_load = atw_classify._load
+    monkeypatch.setattr(atw_classify, "_load", lambda cfg: loads.append("load") or real_load(cfg))
     app = make_app(**{**MODEL_CONFIG, "YOLO_MODEL": "/nonexistent/yolo.onnx"})
     client = app.test_client()
     assert classify(client, b"").status_code == 400
     assert classify(client, b"text" * 50).status_code == 415
     assert classify(client, bomb_png(), ctype="image/png").status_code == 413
-    assert classify(client, truncated_jpeg()).status_code in (400, 503)
+    r = classify(client, truncated_jpeg())
+    assert r.status_code == 400 and "truncated" in r.get_json()["message"], r.get_json()
+    png = io.BytesIO()
+    Image.open(COCO[0]).save(png, "PNG")
+    r = classify(client, png.getvalue()[:-5000], ctype="image/png")  # a PNG cut short
+    assert r.status_code == 400 and "unreadable image" in r.get_json()["message"], r.get_json()
+    assert loads == [], "a model load was attempted for a bad body"
+    # The control: a good body does reach the models (and their absence is a 503).
+    assert classify(client, COCO[0].read_bytes()).status_code == 503
+    assert loads == ["load"]
 
 
 @pytest.mark.slow

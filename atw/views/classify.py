@@ -131,7 +131,7 @@ def classify_image():  # type: ignore[no-untyped-def]
     data, name = _body(limit)
     if len(data) > limit:
         raise store.Rejected(413, f"file too large: {len(data):,} bytes exceeds {limit:,}")
-    img = store.open_checked(data, int(config["MAX_IMAGE_PIXELS"]))
+    img = classify.decodable(data, int(config["MAX_IMAGE_PIXELS"]))
     try:
         items = classify.run(img, config, params.model)
     except BadImage as exc:
