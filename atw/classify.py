@@ -71,6 +71,7 @@ def _load(config: Mapping[str, Any]) -> Any:
         max_pixels=int(config["MAX_IMAGE_PIXELS"]),
         max_file_bytes=int(config["MAX_FILE_BYTES"]),
         specs=tuple(specs),
+        file_time_zone=str(config.get("FILE_TIME_ZONE") or "local"),
     )
     try:
         worker = Worker(cfg)

@@ -37,6 +37,7 @@ def index_command(
 ) -> None:
     """Index the photos under PATHS (incremental: unchanged files are skipped)."""
     from pipelines.labelers.base import WeightsMissing
+    from atw.clock import UnknownZone
     from pipelines.run import IndexerBusy, run_index
 
     config = dict(current_app.config)
@@ -46,7 +47,7 @@ def index_command(
         config["LABELERS"] = ""
     try:
         summary = run_index(paths, config, relabel=relabel, progress=not quiet)
-    except (WeightsMissing, IndexerBusy, FileNotFoundError) as exc:
+    except (WeightsMissing, IndexerBusy, FileNotFoundError, UnknownZone) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.line())
     if summary.quarantined or summary.still_quarantined:

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FILE_BYTES": 1_000_000_000,
     # Seconds one file may take in a worker before it is quarantined as a hang
     "FILE_TIMEOUT": 120,
+    # Zone of file modification times, used as the (estimated) capture time of a photo with no
+    # EXIF date: an IANA name (Europe/Lisbon, UTC) or "local" (the indexing machine's zone)
+    "FILE_TIME_ZONE": "local",
     # Labelling stages to run, comma separated: imagenet, coco (empty = index metadata only)
     "LABELERS": "imagenet,coco",
     # torchvision classification model for ImageNet labels

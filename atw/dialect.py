@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, LargeBinary, String, and_, cast, func, literal, or_
 
 
 def prefix_range(column: Any, prefix: str, dialect_name: str) -> list[ColumnElement[bool]]:
@@ -18,6 +19,27 @@ def prefix_range(column: Any, prefix: str, dialect_name: str) -> list[ColumnElem
         return []
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return [column >= prefix, column < upper]
+
+
+def path_under(column: Any, folder: str, dialect_name: str) -> ColumnElement[bool]:
+    """Rows whose path (a atw.models.FsPath column) is `folder` itself or lies inside it. The one
+    prefix test on paths, for every caller (index roots, the folder filter): exact and
+    case-sensitive, like the file system. Never LIKE (SQLAlchemy's startswith): SQLite's LIKE
+    ignores ASCII case, so /photos/Trip would take in /photos/trip/…, and % and _ are wildcards.
+
+    SQLite: the first n bytes of the stored path (FsPath keeps a name's exact bytes, UTF-8 or
+    not) equal the n bytes of folder + "/", narrowed by an index range (prefix_range).
+    Others: the same test in characters (FsPath stores names that are not UTF-8 with backslash
+    escapes there, and so is the folder written here)."""
+    folder = folder.rstrip(os.sep) or os.sep
+    prefix = folder if folder.endswith(os.sep) else folder + os.sep
+    if dialect_name == "sqlite":
+        raw = prefix.encode("utf-8", "surrogateescape")
+        inside = func.substr(cast(column, LargeBinary), 1, len(raw)) == literal(raw, LargeBinary)
+        return or_(column == folder, and_(inside, *prefix_range(column, prefix, dialect_name)))
+    text = prefix.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    inside = func.substr(column, 1, len(text)) == literal(text, String)
+    return or_(column == folder, inside)
 
 
 def keep_order(stmt: Any, dialect_name: str) -> Any:

@@ -51,7 +51,27 @@ def export_row(rec: dict[str, Any], private: bool = False) -> dict[str, Any]:
     if private:
         for name in PRIVATE_FIELDS:
             row.pop(name, None)
+        row["path"] = file_name(row["path"])  # the folders would say where, and whose
     return row
+
+
+def file_name(path: str) -> str:
+    """The last part of a path (what a private export shows instead of the path)."""
+    return path.rsplit("/", 1)[-1]
+
+
+def header(flt: PhotoFilter, private: bool = False) -> dict[str, Any]:
+    """What a JSON export (and the report) says about its filter. private: the filter without
+    its place, folder and camera ("withheld" names the parameters left out, not their values),
+    described in words that name none of them."""
+    head: dict[str, Any] = {
+        "filter": filters.to_args(flt, private),
+        "description": filters.describe(flt, private),
+    }
+    if private:
+        head["private"] = True
+        head["withheld"] = filters.withheld(flt)
+    return head
 
 
 def rows(
@@ -84,8 +104,9 @@ def iter_csv(session: Session, flt: PhotoFilter, private: bool = False) -> Itera
 
 
 def iter_json(session: Session, flt: PhotoFilter, private: bool = False) -> Iterator[str]:
-    """The JSON export: {"filter", "description", "photos": [row, …], "count"}, streamed."""
-    head = {"filter": filters.to_args(flt), "description": filters.describe(flt)}
+    """The JSON export: {"filter", "description", "photos": [row, …], "count"}, streamed
+    (private: the header of header(), and rows without positions, cameras or folders)."""
+    head = header(flt, private)
     yield json.dumps(head)[:-1] + ', "photos": ['
     n = 0
     for row in rows(session, flt, private):

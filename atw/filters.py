@@ -230,13 +230,27 @@ def _choice(param: str, raw: str | None, options: dict[str, Any], default: Any) 
 # --- filter → args, filter → words ------------------------------------------------------
 
 
-def to_args(flt: PhotoFilter) -> dict[str, str]:
-    """The query-string args that parse() turns back into this filter (defaults left out)."""
+# What a private export keeps to itself: where (the centre and radius, and so the nearest-first
+# order around it), which folder, which camera. Private outputs name none of these values.
+PRIVATE_PARAMS = ("lat", "lon", "radius_km", "camera_make", "camera_model", "folder")
+
+
+def withheld(flt: PhotoFilter) -> list[str]:
+    """The private parameters this filter sets (their names only), in PRIVATE_PARAMS order."""
+    return [name for name in PRIVATE_PARAMS if getattr(flt, name) is not None]
+
+
+def to_args(flt: PhotoFilter, private: bool = False) -> dict[str, str]:
+    """The query-string args that parse() turns back into this filter (defaults left out).
+    private leaves out PRIVATE_PARAMS (and sort=nearest, which needs the centre): what is left
+    still parses, but is a wider filter when withheld(flt) is not empty."""
     out: dict[str, str] = {}
     default = PhotoFilter()
     for f in fields(PhotoFilter):
         value = getattr(flt, f.name)
         if value == getattr(default, f.name):
+            continue
+        if private and (f.name in PRIVATE_PARAMS or (f.name == "sort" and value == "nearest")):
             continue
         if f.name == "classes":
             out[f.name] = ",".join(value)
@@ -251,9 +265,10 @@ def to_args(flt: PhotoFilter) -> dict[str, str]:
     return out
 
 
-def describe(flt: PhotoFilter) -> str:
+def describe(flt: PhotoFilter, private: bool = False) -> str:
     """The filter in plain words, e.g. "beach or seashore ≥ 0.5, 1 Jun 2014 – 31 Jul 2014,
-    within 20 km of 38.72, −9.14"."""
+    within 20 km of 38.72, −9.14". private names no place, radius, folder or camera: "within a
+    radius of a private place", "in a private folder", "with a private camera"."""
     parts: list[str] = []
     if flt.classes:
         names = _join(list(flt.classes), " and " if flt.match == "all" else " or ")
@@ -274,20 +289,22 @@ def describe(flt: PhotoFilter) -> str:
         parts.append(f"until {_day(flt.end)}")
     if not flt.estimated:
         parts.append("known capture times only")
+    place = "a private place" if private else f"{_coord(flt.lat)}, {_coord(flt.lon)}"
     if flt.centre and flt.radius_km is not None:
-        parts.append(f"within {_num(flt.radius_km)} km of {_coord(flt.lat)}, {_coord(flt.lon)}")
+        radius = "a radius" if private else f"{_num(flt.radius_km)} km"
+        parts.append(f"within {radius} of {place}")
     if flt.has_gps is not None:
         parts.append("with GPS" if flt.has_gps else "without GPS")
     camera = " ".join(c for c in (flt.camera_make, flt.camera_model) if c)
     if camera:
-        parts.append(f"camera {camera}")
+        parts.append("with a private camera" if private else f"camera {camera}")
     if flt.folder:
-        parts.append(f"in {flt.folder}")
+        parts.append("in a private folder" if private else f"in {flt.folder}")
     text = ", ".join(parts) if parts else "all photos"
     if flt.sort == "oldest":
         text += "; oldest first"
     elif flt.sort == "nearest":
-        text += f"; nearest to {_coord(flt.lat)}, {_coord(flt.lon)} first"
+        text += f"; nearest to {place} first"
     return text
 
 

@@ -406,10 +406,8 @@ def grid_bucket(t: float | None) -> int:
 
 
 def under_folder(folder: str, dialect_name: str) -> Select[Any]:
-    """Photo ids with a path under folder: an exact, case-sensitive prefix test (substr, so no
-    LIKE wildcard can misfire on % or _), narrowed by an index range where the dialect
-    allows it (atw.dialect)."""
-    prefix = folder if folder.endswith("/") else folder + "/"
-    conds = [func.substr(PhotoPath.path, 1, len(prefix)) == prefix]
-    conds += dialect.prefix_range(PhotoPath.path, prefix, dialect_name)
-    return select(PhotoPath.photo_id).where(*conds)
+    """Photo ids with a path under folder: the exact, case-sensitive prefix test of
+    atw.dialect.path_under (the one used for index roots too)."""
+    return select(PhotoPath.photo_id).where(
+        dialect.path_under(PhotoPath.path, folder, dialect_name)
+    )

@@ -9,7 +9,6 @@ import base64
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from atw import charts, exports, filters, timeline, worldmap
+from atw.clock import utcnow
 from atw.filters import PhotoFilter
 from pipelines import images
 
@@ -60,8 +60,11 @@ def _json_script(value: Any) -> str:
     )
 
 
-def reopen_url(base_url: str, flt: PhotoFilter) -> str:
-    """The dashboard URL showing this filter."""
+def reopen_url(base_url: str, flt: PhotoFilter, private: bool = False) -> str | None:
+    """The dashboard URL showing this filter. A private report has none when the filter sets a
+    place, folder or camera (a link without them would show other photos)."""
+    if private and filters.withheld(flt):
+        return None
     args = filters.to_args(flt)
     return base_url.rstrip("/") + "/" + ("?" + urlencode(args) if args else "")
 
@@ -75,7 +78,8 @@ def build_report(
     thumb_px: int = THUMB_PX,
 ) -> bytes:
     """The report as one HTML document that opens offline. private drops GPS and camera
-    details (no map, no coordinates, no bounding area)."""
+    details and folders (no map, no coordinates, no bounding area, file names only) and names
+    no place, radius, folder or camera of the filter (its words, no re-open link)."""
     table = list(exports.rows(session, flt, private))
     with ThreadPoolExecutor(max_workers=2) as pool:  # decoding/encoding release the GIL
         thumbs = pool.map(
@@ -83,9 +87,7 @@ def build_report(
         )
         for row, thumb in zip(table, thumbs, strict=True):
             row["thumb"] = thumb
-            row["file"] = row["path"].rsplit("/", 1)[-1]
-            if private:
-                row["path"] = row["file"]
+            row["file"] = exports.file_name(row["path"])
             row.pop("sha256", None)
     d = charts.chart_data(session, flt)
     figs = charts.figures(d)
@@ -97,9 +99,9 @@ def build_report(
             :MAP_DOTS
         ]
     html = _env.get_template("report.html").render(
-        description=filters.describe(flt),
-        reopen=reopen_url(base_url, flt),
-        generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        description=filters.describe(flt, private),
+        reopen=reopen_url(base_url, flt, private),
+        generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         total=len(table),
         span=span,
         private=private,

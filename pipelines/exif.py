@@ -16,9 +16,12 @@
 # Valid offset: "±HH:MM" or "±HHMM", at most 14:00 with minutes < 60, normalised to "+HH:MM"
 #   ("-00:00" becomes "+00:00"); anything else ("   :  ", "+25:00", "Z", "0200") is None.
 # GPS: GPSLatitude/GPSLongitude are 1-3 rationals (degrees, minutes, seconds) → decimal degrees.
-#   A ref starting with "S" (latitude) or "W" (longitude), any case, makes it negative; a missing
-#   or other ref leaves it positive. NaN (0/0 rationals), infinite, |lat| > 90, |lon| > 180 and
-#   exactly (0, 0) mean no position; if either coordinate is unusable both are None.
+#   The ref gives the hemisphere: "S" (latitude) or "W" (longitude), any case, makes it -abs,
+#   "N"/"E" +abs. Some writers store signed rationals with a negative value *and* the ref: the
+#   sign of the numbers is only used when the ref is missing or another letter (a value is
+#   negative when any of its parts is; the parts add up as magnitudes: -9° 8' is -9.1333).
+#   NaN (0/0 rationals), infinite, |lat| > 90, |lon| > 180 and exactly (0, 0) mean no position;
+#   if either coordinate is unusable both are None.
 #   GPSAltitude in metres, negated when GPSAltitudeRef is 1 (below sea level); NaN/inf → None.
 #   Altitude is read independently of the position; outside MIN_ALT..MAX_ALT metres (the Dead
 #   Sea shore to airliner height, with margin) it is a bug such as a negative number stored
@@ -167,17 +170,28 @@ def _number(value: object) -> float | None:
 
 
 def _degrees(value: object) -> float | None:
-    """GPS (degrees, minutes, seconds) rationals → unsigned decimal degrees, or None."""
+    """GPS (degrees, minutes, seconds) rationals → decimal degrees, or None. The parts add up
+    as magnitudes; the result is negative when any part is (a signed rational)."""
     parts = value if isinstance(value, tuple | list) else (value,)
     if not 1 <= len(parts) <= 3:
         return None
-    total = 0.0
+    total, negative = 0.0, False
     for index, part in enumerate(parts):
         number = _number(part)
         if number is None:
             return None
-        total += number / 60**index
-    return total
+        total += abs(number) / 60**index
+        negative = negative or number < 0
+    return -total if negative else total
+
+
+def _signed(degrees: float, ref: str, negative_ref: str, positive_ref: str) -> float:
+    """The hemisphere from the ref (-abs / +abs); the value's own sign only without one."""
+    if ref == negative_ref:
+        return -abs(degrees)
+    if ref == positive_ref:
+        return abs(degrees)
+    return degrees
 
 
 def _ref(value: object) -> str:
@@ -190,8 +204,8 @@ def _position(gps: Mapping[int, Any]) -> tuple[float | None, float | None]:
     lat, lon = _degrees(gps.get(GPS_LAT)), _degrees(gps.get(GPS_LON))
     if lat is None or lon is None:
         return None, None
-    lat = -lat if _ref(gps.get(GPS_LAT_REF)) == "S" else lat
-    lon = -lon if _ref(gps.get(GPS_LON_REF)) == "W" else lon
+    lat = _signed(lat, _ref(gps.get(GPS_LAT_REF)), "S", "N")
+    lon = _signed(lon, _ref(gps.get(GPS_LON_REF)), "W", "E")
     if abs(lat) > 90 or abs(lon) > 180 or (lat == 0 and lon == 0):
         return None, None
     return lat, lon

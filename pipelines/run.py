@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from atw import clock, dialect
 from atw.models import IndexRun, PhotoPath, Quarantine, StageDone, create_schema, make_engine
 from pipelines import scan
 from pipelines.labelers.base import LabelerSpec
@@ -86,6 +87,9 @@ def run_index(
     for r in root_list:
         if not os.path.exists(r):
             raise FileNotFoundError(f"no such file or folder: {r}")
+    # The zone of file times used when a photo has no EXIF date, resolved once ("local" → a
+    # name): every worker reads times in the same, named zone. Raises clock.UnknownZone.
+    config = {**config, "FILE_TIME_ZONE": clock.zone_name(config.get("FILE_TIME_ZONE"))}
     lock = _run_lock(config["INSTANCE_PATH"])
     _remove_partial_thumbnails(config["THUMBS_DIR"])
     engine = make_engine(config["DATABASE_URL"])
@@ -267,7 +271,7 @@ def _plan_relabel(
         )
         q = (
             select(PhotoPath.photo_id)
-            .where(PhotoPath.missing_since.is_(None), _under_any(roots))
+            .where(PhotoPath.missing_since.is_(None), _under_any(roots, session))
             .distinct()
         )
         if spec.stage not in relabel:
@@ -283,7 +287,9 @@ def _plan_relabel(
         first = (
             select(PhotoPath.photo_id, func.min(PhotoPath.path).label("path"))
             .where(
-                PhotoPath.photo_id.in_(part), PhotoPath.missing_since.is_(None), _under_any(roots)
+                PhotoPath.photo_id.in_(part),
+                PhotoPath.missing_since.is_(None),
+                _under_any(roots, session),
             )
             .group_by(PhotoPath.photo_id)
         )
@@ -305,16 +311,11 @@ def _plan_relabel(
     session.rollback()
 
 
-def _under_any(roots: list[str]) -> Any:
-    return or_(
-        *(
-            or_(
-                PhotoPath.path == r,
-                PhotoPath.path.startswith(r.rstrip(os.sep) + os.sep, autoescape=True),
-            )
-            for r in roots
-        )
-    )
+def _under_any(roots: list[str], session: Session) -> Any:
+    """Paths that are one of the roots or inside one: atw.dialect.path_under, the one exact,
+    case-sensitive prefix test (SQL LIKE ignores case: /photos/Trip would take in /photos/trip)."""
+    name = session.get_bind().dialect.name
+    return or_(*(dialect.path_under(PhotoPath.path, r, name) for r in roots))
 
 
 def _process(
@@ -333,6 +334,7 @@ def _process(
         max_pixels=int(config["MAX_IMAGE_PIXELS"]),
         max_file_bytes=int(config["MAX_FILE_BYTES"]),
         specs=tuple(specs),
+        file_time_zone=config["FILE_TIME_ZONE"],
     )
     workers = int(config.get("INDEX_WORKERS") or 0) or (os.cpu_count() or 1)
     workers = min(workers, len(tasks))
@@ -363,7 +365,7 @@ def _mark_missing(session: Session, roots: list[str], seen: set[str]) -> int:
     gone: list[int] = []
     for p in session.execute(
         select(PhotoPath.id, PhotoPath.path).where(
-            PhotoPath.missing_since.is_(None), _under_any(roots)
+            PhotoPath.missing_since.is_(None), _under_any(roots, session)
         )
     ):
         if p.path not in seen:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from atw.clock import file_time, zone_name
 from pipelines.labelers.base import Box, Label, LabelerSpec
 
 READ_IN_MEMORY = 64 * 1024 * 1024  # files up to this size are read once, hashed and decoded
@@ -26,6 +27,9 @@ class WorkerConfig:
     max_pixels: int
     max_file_bytes: int
     specs: tuple[LabelerSpec, ...] = ()
+    # The zone a file's modification time is read in when a photo has no EXIF date: an IANA
+    # name, or "local" (this machine's zone); the run resolves FILE_TIME_ZONE into it.
+    file_time_zone: str = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,7 @@ class Worker:
         self.cfg = cfg
         self.engine = make_engine(cfg.database_url)
         self.labelers: dict[str, Any] = {}
+        self.zone = zone_name(cfg.file_time_zone)
         if cfg.specs:
             from pipelines.labelers.registry import load
 
@@ -226,10 +231,14 @@ class Worker:
         ex = read_exif(img)
         taken_at, offset, estimated = ex.taken_at, ex.utc_offset, False
         if taken_at is None:
-            taken_at, offset, estimated = local_time(mtime_ns), local_offset(mtime_ns), True
+            # No EXIF date: the file's modification time, read in the configured zone
+            # (FILE_TIME_ZONE), marked estimated, with that zone's offset and name kept.
+            (taken_at, offset), estimated = file_time(mtime_ns, self.zone), True
+            extras["time_zone_assumed"] = self.zone
         return PhotoFacts(
             format=img.format,
             width=img.size[0],
+        extras = dict(ex.extras)
             height=img.size[1],
             orientation=ex.orientation,
             taken_at=taken_at,
@@ -240,18 +249,5 @@ class Worker:
             altitude=ex.altitude,
             camera_make=ex.camera_make,
             camera_model=ex.camera_model,
-            extras=dict(ex.extras),
+            extras=extras,
         )
-
-
-def local_time(mtime_ns: int) -> datetime:
-    """A file time as naive local wall-clock time of this machine, to the second."""
-    return datetime.fromtimestamp(mtime_ns // 1_000_000_000)
-
-
-def local_offset(mtime_ns: int) -> str:
-    """This machine's UTC offset at a file time, as "+HH:MM"."""
-    off = datetime.fromtimestamp(mtime_ns // 1_000_000_000).astimezone().utcoffset()
-    minutes = int(off.total_seconds() // 60) if off is not None else 0
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from atw import summary
+from atw.clock import utcnow
 from atw.models import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
 from pipelines.images import one_line
 from pipelines.labelers.base import Box
@@ -18,7 +19,8 @@ from pipelines.worker import PhotoFacts, Result, StageResult
 
 
 def now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    """A bookkeeping instant (seen, first seen, missing since, labelled, indexed): naive UTC."""
+    return utcnow()
 
 
 class Writer:

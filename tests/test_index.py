@@ -295,11 +295,13 @@ def test_thumbnails_of_all_eight_orientations_come_out_upright(make_app, kind):
 
 def test_indexed_time_offset_gps_orientation_match_exiftool(make_app):
     need_shared()
-    from datetime import datetime
+    import time
+    from datetime import datetime, timedelta
 
     from tests.exiftool_ref import expected_from_exiftool
 
-    app = make_app()
+    # File times are read in a named zone: Kathmandu, UTC+05:45 all year since 1986 (no DST).
+    app = make_app(FILE_TIME_ZONE="Asia/Kathmandu")
     index(app, EXIF_DIR)
     with db(app) as s:
         rows = s.execute(select(PhotoPath.path, Photo).join(Photo)).all()
@@ -309,8 +311,11 @@ def test_indexed_time_offset_gps_orientation_match_exiftool(make_app):
     for path, p in rows:
         e = want[path]
         if e.taken_at is None:  # no usable EXIF date: the file's mtime, marked estimated
-            mtime = datetime.fromtimestamp(Path(path).stat().st_mtime_ns // 1_000_000_000)
-            assert (p.taken_at, p.time_estimated) == (mtime, True), path
+            # (the UTC fields of the mtime, shifted by the fixed offset: not the code's own
+            # zoneinfo expression)
+            utc = datetime(*time.gmtime(Path(path).stat().st_mtime_ns // 10**9)[:6])
+            wall = utc + timedelta(hours=5, minutes=45)
+            assert (p.taken_at, p.utc_offset, p.time_estimated) == (wall, "+05:45", True), path
         else:
             assert (p.taken_at, p.utc_offset, p.time_estimated) == (
                 e.taken_at,

@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from atw import query
+from atw.clock import utcnow
 from atw.models import PhotoPath, Quarantine, Upload
 from pipelines import images
 
@@ -50,10 +50,6 @@ class Received:
     name: str
     status: str
     duplicate: bool
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def uploads_dir(instance_path: str | os.PathLike[str]) -> Path:
