@@ -36,8 +36,8 @@ def index_command(
     quiet: bool,
 ) -> None:
     """Index the photos under PATHS (incremental: unchanged files are skipped)."""
-    from pipelines.labelers.base import WeightsMissing
     from atw.clock import UnknownZone
+    from pipelines.labelers.base import WeightsMissing
     from pipelines.run import IndexerBusy, run_index
 
     config = dict(current_app.config)

@@ -94,9 +94,9 @@ class Worker:
         from atw.models import make_engine
 
         self.cfg = cfg
+        self.zone = zone_name(cfg.file_time_zone)
         self.engine = make_engine(cfg.database_url)
         self.labelers: dict[str, Any] = {}
-        self.zone = zone_name(cfg.file_time_zone)
         if cfg.specs:
             from pipelines.labelers.registry import load
 
@@ -230,6 +230,7 @@ class Worker:
 
         ex = read_exif(img)
         taken_at, offset, estimated = ex.taken_at, ex.utc_offset, False
+        extras = dict(ex.extras)
         if taken_at is None:
             # No EXIF date: the file's modification time, read in the configured zone
             # (FILE_TIME_ZONE), marked estimated, with that zone's offset and name kept.
@@ -238,7 +239,6 @@ class Worker:
         return PhotoFacts(
             format=img.format,
             width=img.size[0],
-        extras = dict(ex.extras)
             height=img.size[1],
             orientation=ex.orientation,
             taken_at=taken_at,
