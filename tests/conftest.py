@@ -11,6 +11,7 @@ import pytest
 
 from atw import create_app
 from pipelines.run import RunSummary, run_index
+from tests import skips
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXIF_DIR = SHARED / "photos" / "exif"
@@ -28,9 +29,55 @@ MODEL_CONFIG = {
 }
 
 
-def need_shared() -> None:
+def need_shared(*paths: Path) -> None:
+    """Fail (never skip) when ../shared, or any of these paths in it, is missing, naming what
+    was looked for. Every test that reads ../shared calls this first."""
     if not SHARED.is_dir():
         pytest.fail(f"the shared test data is missing: expected it at {SHARED}")
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        pytest.fail("shared test data missing: expected " + ", ".join(missing))
+
+
+# --- the skip policy (tests/skips.py): under CI=true a skip fails the run unless allowed ----
+
+_skips: list[skips.Skip] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    skip = skips.from_report(report)
+    if skip is not None:
+        _skips.append(skip)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    skip = skips.from_report(report)
+    if skip is not None:
+        _skips.append(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = skips.summary_lines(_skips)
+    if not lines:
+        return
+    if skips.ci():
+        title = f"{len(lines)} skips not allowed under CI=true (allow-list: tests/skips.py)"
+    else:
+        title = f"{len(lines)} skips that would fail the run under CI=true (tests/skips.py)"
+    terminalreporter.write_sep("=", title, red=skips.ci(), yellow=not skips.ci())
+    for line in lines:
+        terminalreporter.write_line(line)
+    if skips.ci():
+        terminalreporter.write_line(
+            "The run fails: make the test run (or fail with the path it needs), or list it in "
+            "tests/skips.py with the reason it gives and why that skip is fine."
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    ok = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if skips.ci() and skips.refused(_skips) and exitstatus in ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def app_config(instance: Path, **config: Any) -> dict[str, Any]:

@@ -76,7 +76,9 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
     assert r.status_code == 200, r.get_json()
     data = r.get_json()
     figs = data["figures"]
-    assert data["period"] == "month" and data["shown"] == (show or data["shown"])
+    # Classes ranked here as the picker ranks them: most photos first, then by name.
+    ranked = sorted(totals, key=lambda c: (-totals[c], c))
+    assert data["period"] == "month" and data["shown"] == (show or ranked[:8])
     got: Counter[tuple[str, str]] = Counter()
     for trace in figs["classes_over_time"]["data"]:
         for x, y in zip(trace["x"], trace["y"], strict=True):
@@ -101,9 +103,21 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
         zip(days["x"], days["y"], strict=True)
     )
     # The picker's classes and counts: every class of the filtered photos, most photos first.
-    picked = {c["label"]: c["photos"] for c in data["pickable"]}
-    assert picked == {c: n for c, n in totals.items() if c in picked}
-    assert len(picked) == min(len(totals), 30)
+    picked = [(c["label"], c["photos"]) for c in data["pickable"]]
+    assert picked == [(c, totals[c]) for c in ranked[:30]]
+    # Nothing picked: the top 8 classes over time, counted as above.
+    r = app.test_client().get(f"/charts.json?{q}&period=month")
+    default = r.get_json()
+    assert default["shown"] == ranked[:8]
+    got_default = Counter(
+        {
+            (trace["name"], x[:7]): y
+            for trace in default["figures"]["classes_over_time"]["data"]
+            for x, y in zip(trace["x"], trace["y"], strict=True)
+            if y
+        }
+    )
+    assert got_default == Counter({k: n for k, n in want.items() if k[0] in ranked[:8]})
 
 
 def test_weeks_and_years_sum_to_the_same_photos(charts_world):

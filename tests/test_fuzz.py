@@ -28,7 +28,10 @@ from tests import fuzzfiles as ff
 from tests.conftest import index, need_shared
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on corrupt EXIF
+pytestmark = [
+    pytest.mark.slow,  # thousands of cases and whole index runs: `make test` runs them
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # Pillow on corrupt EXIF
+]
 # Cases per fuzz test; more by hand: ATW_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py
 EXAMPLES = int(os.environ.get("ATW_FUZZ_EXAMPLES", "1000"))
 CASE_SECONDS = 20  # a single file taking longer than this in-process is a hang
@@ -377,6 +380,7 @@ print(json.dumps(out))
 
 
 def test_folders_symlink_loops_and_dangling_links_are_quarantined(make_app, tmp_path):
+    need_shared()
     root = tmp_path / "photos"
     root.mkdir()
     (root / "ok.jpg").write_bytes(ff.plain_jpeg())

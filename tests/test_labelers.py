@@ -13,6 +13,7 @@ from PIL import Image
 
 from pipelines.labelers import registry, yolo
 from pipelines.labelers.base import Box, Label, LabelerSpec, WeightsMissing
+from tests.conftest import need_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -20,7 +21,13 @@ MOBILENET = SHARED / "models" / "mobilenet_v2_imagenet_from_tflite.pth"
 YOLO_FILE = SHARED / "models" / "yolov8n_int8.onnx"
 IMAGENET_DIR = SHARED / "photos" / "imagenet-samples"
 COCO_DIR = SHARED / "photos" / "coco128" / "images" / "train2017"
-needs_shared = pytest.mark.skipif(not MOBILENET.is_file(), reason="../shared models not present")
+needs_shared = pytest.mark.usefixtures("shared_models")
+
+
+@pytest.fixture
+def shared_models() -> None:
+    """The real models and photos of ../shared: missing ones fail the test, naming them."""
+    need_shared(MOBILENET, YOLO_FILE, IMAGENET_DIR, COCO_DIR)
 
 
 @pytest.fixture
@@ -290,7 +297,7 @@ def test_nms_is_class_wise() -> None:
 
 def constant_yolo(path: Path, output: np.ndarray, metadata: dict[str, str]) -> Path:
     """An ONNX model with a 64×64 input whose output is a constant array."""
-    onnx = pytest.importorskip("onnx")
+    import onnx  # requirements.txt pins it: tests must not skip without it
     from onnx import TensorProto, helper, numpy_helper
 
     node = helper.make_node("Constant", [], ["output0"], value=numpy_helper.from_array(output))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from atw.models import Detection, Label, PhotoPath, StageDone, make_engine
@@ -178,6 +178,15 @@ def test_rotated_copies_with_exif_orientation_get_the_same_labels(make_app, tmp_
         assert strong_ref or src.parent == IMAGENET_DIR, f"{ref}: nothing detected to compare"
 
 
+def labels_by_photo(s: Session) -> dict[int, list[tuple[str, float, str]]]:
+    """{photo id: [(class, score, weights id)]}, best first."""
+    out: dict[int, list[tuple[str, float, str]]] = defaultdict(list)
+    rows = s.execute(select(Label.photo_id, Label.label, Label.score, Label.weights_id))
+    for pid, label, score, weights in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
+        out[pid].append((label, score, weights))
+    return dict(out)
+
+
 def test_changed_model_relabels_only_that_stage_and_flag_forces_one(make_app, tmp_path):
     need_shared()
     import torch
@@ -194,35 +203,59 @@ def test_changed_model_relabels_only_that_stage_and_flag_forces_one(make_app, tm
         coco_before = sorted(
             s.execute(select(Detection.photo_id, Detection.label, Detection.score)).all()
         )
-        old_ids = set(s.scalars(select(Label.weights_id)))
-    assert coco_before and len(old_ids) == 1
+        before = labels_by_photo(s)
+    old_ids = {w for labels in before.values() for _, _, w in labels}
+    assert coco_before and len(before) == 3 and len(old_ids) == 1, before
 
-    # Same model name, other weights (random: plumbing only) → only the imagenet stage re-runs.
-    other = tmp_path / "other_mobilenet_v2.pth"
-    torch.manual_seed(1)
-    torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), other)
+    # Same model name, other weights: the real classifier with its output rows rotated by one,
+    # so class i now scores what class i-1 scored. Only the imagenet stage re-runs, and every
+    # label it writes must be the next class of an old one, with the old one's score.
+    state = torch.load(MODEL_CONFIG["IMAGENET_WEIGHTS"], map_location="cpu", weights_only=True)
+    for key in ("classifier.1.weight", "classifier.1.bias"):
+        state[key] = torch.roll(state[key], 1, dims=0)
+    other = tmp_path / "rotated_mobilenet_v2.pth"
+    torch.save(state, other)
     app2 = make_app(**{**MODEL_CONFIG, "IMAGENET_WEIGHTS": str(other)})
     second = index(app2, root)
     assert (second.relabelled, second.indexed, second.processed) == (3, 0, 3)
     with db(app2) as s:
-        new_ids = set(s.scalars(select(Label.weights_id)))
+        after = labels_by_photo(s)
         stages = set(s.execute(select(StageDone.stage, StageDone.weights_id)).all())
         coco_after = sorted(
             s.execute(select(Detection.photo_id, Detection.label, Detection.score)).all()
         )
-    # Random weights spread the softmax under the storage floor, so no new labels may remain;
-    # what matters: none of the old model's labels survive, and the provenance is the new file.
     other_id = hashlib.sha256(other.read_bytes()).hexdigest()[:12]
-    assert not (new_ids & old_ids), "old labels must be replaced, never mixed"
-    assert new_ids <= {other_id}
+    assert set(after) == set(before), "every photo keeps imagenet labels"
+    assert {w for labels in after.values() for _, _, w in labels} == {other_id}
+    cats = list(torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
+    for pid, old in before.items():
+        new = after[pid]
+        assert [sc for _, sc, _ in new] == pytest.approx([sc for _, sc, _ in old], abs=2e-3)
+        for (old_label, _, _), (new_label, _, _) in zip(old, new, strict=True):
+            nexts = {cats[(i + 1) % len(cats)] for i, c in enumerate(cats) if c == old_label}
+            assert new_label in nexts, (pid, old_label, new_label)
     assert {w for st, w in stages if st == "imagenet"} == {other_id}
     assert coco_after == coco_before
 
     assert index(app2, root).processed == 0  # up to date now
+    # Forcing the coco stage rewrites the detections (scrambled here first) and leaves the
+    # imagenet labels alone (marked here: the mark must survive).
+    with db(app2) as s:
+        s.execute(update(Detection).values(score=0.0123))
+        s.execute(update(Label).values(score=0.9876))
+        s.commit()
     forced = index(app2, root, relabel=["coco"])
     assert forced.relabelled == 3
     with db(app2) as s:
-        assert set(s.scalars(select(Label.weights_id))) == new_ids
+        rewritten = sorted(
+            s.execute(select(Detection.photo_id, Detection.label, Detection.score)).all()
+        )
+        assert rewritten == coco_before
+        kept = labels_by_photo(s)
+        assert {pid: sorted((lb, w) for lb, _, w in v) for pid, v in kept.items()} == {
+            pid: sorted((lb, w) for lb, _, w in v) for pid, v in after.items()
+        }
+        assert {sc for v in kept.values() for _, sc, _ in v} == {0.9876}
         assert {
             w
             for st, w in s.execute(select(StageDone.stage, StageDone.weights_id))

@@ -414,8 +414,43 @@ def test_folder_export_annotates_copies(fworld, tmp_path):
     assert res.exit_code == 0, res.output
     drawn = sorted(p.name for p in (out / "cat-annotated").iterdir())
     assert drawn == ["old.jpg", "x-2.jpg", "x.jpg"]
+    # The cat's stored box, as the API gives it (normalised to the upright photo).
+    (rec,) = [p for p in api(app, "classes=cat")["photos"] if p["paths"] == [str(root / "a/x.jpg")]]
+    (box,) = [d["box"] for d in rec["detections"] if d["label"] == "cat"]
+    with Image.open(root / "a" / "x.jpg") as im:
+        original = im.convert("RGB")
     with Image.open(out / "cat-annotated" / "x.jpg") as im:
-        assert im.size == Image.open(root / "a" / "x.jpg").size
+        annotated = im.convert("RGB")
+    assert annotated.size == original.size
+    w, h = original.size
+    x0, y0, x1, y1 = (round(v) for v in (box[0] * w, box[1] * h, box[2] * w, box[3] * h))
+    # The outline (3 px wide, drawn inwards): its middle line, clear of the corners and of the
+    # class name written inside the top-left corner.
+    edge = [(x, y0 + 1) for x in range(x0 + 90, x1 - 6, 4)]
+    edge += [(x, y1 - 2) for x in range(x0 + 6, x1 - 6, 4)]
+    edge += [(x0 + 1, y) for y in range(y0 + 20, y1 - 6, 4)]
+    edge += [(x1 - 2, y) for y in range(y0 + 6, y1 - 6, 4)]
+    colour = (255, 180, 70)
+
+    def off(px: tuple[int, ...], want: tuple[int, ...]) -> int:
+        return max(abs(a - b) for a, b in zip(px, want, strict=True))
+
+    outline = sorted(off(annotated.getpixel(p), colour) for p in edge)
+    assert outline[len(outline) * 9 // 10] <= 60, outline  # JPEG blurs a thin line a little
+    assert sum(off(original.getpixel(p), colour) > 60 for p in edge) > len(edge) // 2
+
+    # Everywhere else (8 px from the outline and away from the label), the original pixels.
+    def near(x: int, y: int) -> bool:
+        around = x0 - 8 <= x <= x1 + 8 and y0 - 8 <= y <= y1 + 8
+        return around and not (x0 + 8 < x < x1 - 8 and y0 + 24 < y < y1 - 8)
+
+    rest = [(x, y) for x in range(0, w, 3) for y in range(0, h, 3) if not near(x, y)]
+    diffs = sorted(off(annotated.getpixel(p), original.getpixel(p)) for p in rest)
+    mean, p99 = sum(diffs) / len(diffs), diffs[len(diffs) * 99 // 100]
+    print(
+        f"\nannotated: outline off by <= {outline[len(outline) * 9 // 10]} (90%), rest {mean:.2f}"
+    )
+    assert mean < 4 and p99 < 40, (mean, p99)
 
 
 def test_folder_export_copies_a_file_whose_name_is_not_utf8(tmp_path):
