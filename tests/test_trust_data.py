@@ -182,7 +182,7 @@ def test_a_private_report_of_a_public_filter_keeps_its_link(private_world):
 
 @pytest.mark.slow
 def test_roots_that_differ_only_in_case_stay_apart(make_app, tmp_path):
-    need_shared()
+    need_shared(Path(MODEL_CONFIG["YOLO_MODEL"]))
     upper, lower = tmp_path / "photos" / "Trip", tmp_path / "photos" / "trip"
     write_jpeg(upper / "a.jpg", pattern(seed=1))
     write_jpeg(lower / "b.jpg", pattern(seed=2))
