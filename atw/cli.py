@@ -1,4 +1,4 @@
-"""The command line (`flask --app atw …`): index, serve, quarantine; parses args, calls code."""
+"""The command line (`flask --app atw …`): index, serve, quarantine, attention; calls code."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(index_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(quarantine_command)
+    app.cli.add_command(attention_command)
     from atw import cli_exports  # report, export, export-folders (issue 5)
 
     cli_exports.init_app(app)
@@ -51,7 +52,7 @@ def index_command(
         raise click.ClickException(str(exc)) from None
     click.echo(summary.line())
     if summary.quarantined or summary.still_quarantined:
-        click.echo("Quarantined files and reasons: flask --app atw quarantine")
+        click.echo("Quarantined and damaged files, with reasons: flask --app atw attention")
 
 
 @click.command("quarantine")
@@ -61,6 +62,23 @@ def quarantine_command() -> None:
     from atw import db, query
 
     for q in query.quarantine(db.session()):
+        click.echo(f"{q['path']}\t{q['reason']}")
+
+
+@click.command("attention")
+@with_appcontext
+def attention_command() -> None:
+    """List what needs attention: damaged photos (indexed; only part of the picture decodes)
+    and quarantined files (not indexed), each with the reason."""
+    from atw import db, query
+
+    found = query.attention(db.session())
+    click.echo(f"Damaged photos ({len(found['damaged'])}): indexed, only part decodes")
+    for p in found["damaged"]:
+        path = p["paths"][0] if p["paths"] else f"(missing) {p['file_name']}"
+        click.echo(f"{path}\t{p['damage_reason']}\t/photos/{p['id']}")
+    click.echo(f"Quarantined files ({len(found['quarantined'])}): not indexed")
+    for q in found["quarantined"]:
         click.echo(f"{q['path']}\t{q['reason']}")
 
 

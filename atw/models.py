@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -148,6 +149,10 @@ class Photo(Base):
     geo_x: Mapped[float | None] = mapped_column(Float)
     geo_y: Mapped[float | None] = mapped_column(Float)
     geo_z: Mapped[float | None] = mapped_column(Float)
+    # Added in schema 3. The file is damaged (truncated or corrupt data): its pixels only partly
+    # decode; the thumbnail shows what does, and damage_reason says why (pipelines.images).
+    damaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    damage_reason: Mapped[str | None] = mapped_column(Text)
 
     paths: Mapped[list[PhotoPath]] = relationship(
         back_populates="photo", order_by="PhotoPath.path", foreign_keys="PhotoPath.photo_id"
@@ -190,6 +195,13 @@ class Photo(Base):
             "listed",
             sqlite_where=text("listed = 0"),
             postgresql_where=text("listed = false"),
+        ),
+        # Schema 3: the few damaged photos, for the "needs attention" list.
+        Index(
+            "ix_photo_damaged",
+            "damaged",
+            sqlite_where=text("damaged = 1"),
+            postgresql_where=text("damaged = true"),
         ),
     )
 
@@ -420,7 +432,7 @@ class Upload(Base):
 # --- end of uploads ------------------------------------------------------------------------
 
 
-SCHEMA_VERSION = "2"  # 2: Photo.listed/geo_*, PhotoClass, ClassCount (query layer)
+SCHEMA_VERSION = "3"  # 2: Photo.listed/geo_*, PhotoClass, ClassCount; 3: Photo.damaged
 
 
 def make_engine(url: str) -> Engine:
@@ -454,8 +466,26 @@ def create_schema(engine: Engine) -> None:
         version = session.get(Meta, "schema_version")
         if version is None:
             session.add(Meta(key="schema_version", value=SCHEMA_VERSION))
-        elif version.value == "1":  # schema 2 added derived columns and tables: fill them
+            return
+        if version.value == "1":  # schema 2 added derived columns and tables: fill them
             from atw.summary import upgrade_from_1
 
+            _upgrade_2_to_3(session)  # first: the 1 → 2 step creates every index of photo
             upgrade_from_1(session)
-            version.value = SCHEMA_VERSION
+            version.value = "2"
+        if version.value == "2":
+            _upgrade_2_to_3(session)
+            version.value = "3"
+
+
+def _upgrade_2_to_3(session: Session) -> None:
+    """Schema 3: Photo.damaged and Photo.damage_reason (every photo indexed before decoded
+    fully, so the defaults are right for them)."""
+    present = {c["name"] for c in inspect(session.connection()).get_columns("photo")}
+    if "damaged" not in present:
+        session.execute(text("ALTER TABLE photo ADD COLUMN damaged BOOLEAN DEFAULT FALSE NOT NULL"))
+    if "damage_reason" not in present:
+        session.execute(text("ALTER TABLE photo ADD COLUMN damage_reason TEXT"))
+    for ix in Photo.__table__.indexes:
+        if ix.name == "ix_photo_damaged":
+            ix.create(session.connection(), checkfirst=True)

@@ -299,6 +299,8 @@ def photo_records(
             "bytes": p.bytes,
             "format": p.format,
             "source": p.source,
+            "damaged": bool(p.damaged),
+            "damage_reason": p.damage_reason,
             "exif": json.loads(p.exif_json) if p.exif_json else {},
             "labels": labels[pid],
             "detections": dets[pid],
@@ -327,6 +329,27 @@ def quarantine(session: Session) -> list[dict[str, Any]]:
         }
         for q in rows
     ]
+
+
+def damaged(session: Session) -> list[dict[str, Any]]:
+    """Every damaged photo a file still points to (listed), most recently indexed first: id,
+    file_name, paths (present ones), missing, damage_reason, format, size, taken_at."""
+    ids = list(
+        session.scalars(
+            select(Photo.id)
+            .where(Photo.damaged == true(), Photo.listed == true())
+            .order_by(Photo.indexed_at.desc(), Photo.id.desc())
+        )
+    )
+    keys = ("id", "file_name", "paths", "missing", "damage_reason", "format", "width", "height")
+    keys += ("bytes", "taken_at")
+    return [{k: rec[k] for k in keys} for rec in photo_records(session, ids)]
+
+
+def attention(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """What needs the user's attention: damaged photos (indexed, but their pixels only partly
+    decode) and quarantined files (nothing usable), each with its reason."""
+    return {"damaged": damaged(session), "quarantined": quarantine(session)}
 
 
 def photo_sha(session: Session, photo_id: int) -> str | None:

@@ -1,4 +1,4 @@
-"""Decoding photos: guards against bad files, JPEG draft mode, orientation, thumbnails."""
+"""Decoding photos: bad-file guards, JPEG draft, any pixel mode to RGB, orientation, salvage."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import io
 import math
 import os
 import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -24,10 +27,21 @@ TRANSPOSE = {
 }
 # Containers whose decoder already applies the rotation (HEIF irot/imir); EXIF is informational.
 SELF_ORIENTING = {"HEIF", "AVIF"}
+# A damaged file is indexed when at least this share of its picture decodes (decoded_share):
+# a JPEG cut right after its header decodes to grey with a few stray pixels (under 0.2 %).
+MIN_DECODED_SHARE = 0.01
 
 
 class BadImage(Exception):
     """A file that cannot be indexed; str(exc) is the one-line reason recorded in quarantine."""
+
+
+class DecodeError(BadImage):
+    """The header was read but the pixels did not decode; detail is the decoder's message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"cannot decode: {detail}")
+        self.detail = detail
 
 
 @cache
@@ -78,7 +92,9 @@ def draft_request(size: tuple[int, int], min_short: int, min_long: int) -> tuple
 def decode_upright(
     img: Image.Image, orientation: int | None, min_short: int, min_long: int
 ) -> Image.Image:
-    """Decode (JPEG: draft-reduced to just above the needed size) to upright RGB pixels."""
+    """Decode (JPEG: draft-reduced to just above the needed size) to upright RGB pixels. Files of
+    several frames, pages or layers give their first: the frame Pillow opens them at (the first
+    page of a TIFF, the first frame of a GIF/APNG/WebP, the flattened composite of a PSD)."""
     if img.format == "JPEG":
         req = draft_request(img.size, min_short, min_long)
         if req:
@@ -88,27 +104,107 @@ def decode_upright(
             warnings.simplefilter("ignore")
             img.load()
     except (OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
-        raise BadImage(f"cannot decode: {one_line(exc)}") from None
-    if getattr(img, "n_frames", 1) > 1:
-        img.seek(0)
+        raise DecodeError(one_line(exc)) from None
     rgb = to_rgb(img)
     if img.format not in SELF_ORIENTING and orientation in TRANSPOSE:
         rgb = rgb.transpose(TRANSPOSE[orientation])
     return rgb
 
 
+def decode_or_salvage(
+    source: bytes | str,
+    img: Image.Image,
+    orientation: int | None,
+    min_short: int,
+    min_long: int,
+    max_pixels: int,
+) -> tuple[Image.Image, str | None]:
+    """Upright RGB pixels and None; or, for a damaged file (truncated, corrupt data) whose
+    pixels partly decode, what decodes and the reason it is damaged. A file of which nothing
+    decodes raises BadImage. source is what img was opened from (it is opened again)."""
+    try:
+        return decode_upright(img, orientation, min_short, min_long), None
+    except DecodeError as exc:
+        damage = exc.detail
+    again = open_image(source, max_pixels)
+    try:
+        with truncated_images_allowed():
+            upright = decode_upright(again, orientation, min_short, min_long)
+    except DecodeError as exc:
+        raise BadImage(f"cannot decode: {damage}; nothing decodes ({exc.detail})") from None
+    if decoded_share(upright) < MIN_DECODED_SHARE:
+        raise BadImage(f"cannot decode: {damage}; nothing of the picture decodes")
+    return upright, damage
+
+
+def decoded_share(img: Image.Image) -> float:
+    """The share (0…1) of a picture that differs from its most common colour, in cells of a grid
+    of at most 512 × 512 (each cell the average of its pixels, so no decoded row is skipped, as
+    every other one of an interlaced GIF would be by sampling). Where a damaged file has no
+    data Pillow leaves one flat fill, so a share near 0 means nothing of the picture decoded."""
+    import numpy as np
+
+    step = max(1, math.ceil(max(img.size) / 512))
+    small = img.reduce(step) if step > 1 else img
+    a = np.asarray(small.convert("RGB"), np.uint32).reshape(-1, 3)
+    _values, counts = np.unique((a[:, 0] << 16) | (a[:, 1] << 8) | a[:, 2], return_counts=True)
+    return 1.0 - float(counts.max()) / len(a)
+
+
+_TRUNCATED = threading.Lock()
+
+
+@contextmanager
+def truncated_images_allowed() -> Iterator[None]:
+    """Within the block, Pillow decodes what a truncated or corrupt file holds instead of
+    raising (ImageFile.LOAD_TRUNCATED_IMAGES). The flag is global to the process: it is set and
+    restored under a lock, and only around the second attempt at one damaged file. A strict
+    decode in another thread of the same process at that moment is lenient too (the web app's
+    viewer is the only multi-threaded caller; indexing workers are single-threaded)."""
+    with _TRUNCATED:
+        before = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
-    """RGB pixels; transparency is flattened onto white, 16-bit greys scaled down."""
-    if img.mode == "RGB":
-        return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return img.point(lambda v: v / 256).convert("L").convert("RGB")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+    """8-bit RGB pixels: transparency is flattened onto white; 16-bit, 32-bit and float greys
+    are scaled to 8 bits (scaled_grey); palettes, 1-bit, CMYK and Lab are converted."""
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+        return scaled_grey(img).convert("RGB")
+    if img.mode in ("RGBA", "RGBa", "LA", "PA") or (
+        img.mode in ("P", "L", "RGB") and "transparency" in img.info
+    ):
         rgba = img.convert("RGBA")
         bg = Image.new("RGB", rgba.size, (255, 255, 255))
         bg.paste(rgba, mask=rgba.getchannel("A"))
         return bg
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def scaled_grey(img: Image.Image) -> Image.Image:
+    """An 8-bit grey image of a 16-bit (I;16, I;16B, …), 32-bit integer (I) or float (F) one.
+    Unsigned 16-bit values, and I values within 0…65535, keep their top 8 bits; F values within
+    0…1 are intensities (× 255); anything else is stretched from its minimum to its maximum."""
+    import numpy as np  # not at start-up: the web app imports this module
+
+    a = np.asarray(img)
+    if a.dtype.kind == "u" and a.dtype.itemsize == 2:
+        return Image.fromarray((a >> 8).astype(np.uint8))
+    if a.dtype.kind == "f":
+        finite = np.isfinite(a)
+        a = np.where(finite, a, 0).astype(np.float32)
+        if a.size and a.min() >= 0 and a.max() <= 1:
+            return Image.fromarray(np.round(a * 255).astype(np.uint8))
+    elif a.size and a.min() >= 0 and a.max() <= 65535:
+        return Image.fromarray((a >> 8).astype(np.uint8))
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    span = hi - lo or 1.0
+    stretched = (a.astype(np.float32) - lo) * np.float32(255 / span)
+    return Image.fromarray(np.round(stretched).astype(np.uint8))
 
 
 def thumbnail_bytes(upright: Image.Image, long_side: int, quality: int) -> bytes:
@@ -123,11 +219,14 @@ def thumbnail_bytes(upright: Image.Image, long_side: int, quality: int) -> bytes
 
 
 def display_bytes(path: str, long_side: int, max_pixels: int) -> bytes:
-    """An upright JPEG of the file at path, scaled to long_side (for the photo viewer)."""
+    """An upright JPEG of the file at path, scaled to long_side (for the photo viewer); of a
+    damaged file, what decodes."""
     from pipelines.exif import read_exif
 
     img = open_image(path, max_pixels)
-    upright = decode_upright(img, read_exif(img).orientation, 0, long_side)
+    upright, _damage = decode_or_salvage(
+        path, img, read_exif(img).orientation, 0, long_side, max_pixels
+    )
     return thumbnail_bytes(upright, long_side, 85)
 
 

@@ -61,6 +61,8 @@ class PhotoFacts:
     camera_make: str | None
     camera_model: str | None
     extras: dict[str, Any]
+    # Set when the pixels only partly decode (truncated or corrupt data): why it is damaged.
+    damage: str | None = None
 
 
 @dataclass
@@ -145,7 +147,10 @@ class Worker:
             w, h = h, w
         facts.width, facts.height = w, h
         t = time.perf_counter()
-        upright = images.decode_upright(img, facts.orientation, self.min_short, self.min_long)
+        source = data if data is not None else task.path
+        upright, facts.damage = images.decode_or_salvage(
+            source, img, facts.orientation, self.min_short, self.min_long, self.cfg.max_pixels
+        )
         res.seconds["decode"] = time.perf_counter() - t
         t = time.perf_counter()
         thumb = images.thumb_path(self.cfg.thumbs_dir, res.sha256)

@@ -120,6 +120,9 @@ class Writer:
             )
             s.add(photo)
             s.flush()
+        elif r.facts is not None:  # decoded again (a re-label): what decodes may have changed
+            for key, value in _damage_columns(r.facts).items():
+                setattr(photo, key, value)
         path = s.scalar(select(PhotoPath).where(PhotoPath.path == r.task.path))
         previous_id: int | None = None  # the photo this path held until now, if another
         if path is None:
@@ -231,7 +234,13 @@ def _facts_columns(f: PhotoFacts) -> dict[str, object]:
         "camera_make": _clip(f.camera_make, 128),
         "camera_model": _clip(f.camera_model, 128),
         "exif_json": json.dumps(f.extras, ensure_ascii=False) if f.extras else None,
+        **_damage_columns(f),
     }
+
+
+def _damage_columns(f: PhotoFacts) -> dict[str, object]:
+    """Photo.damaged/damage_reason: the pixels only partly decoded (pipelines.images)."""
+    return {"damaged": f.damage is not None, "damage_reason": f.damage}
 
 
 def _clip(s: str | None, n: int) -> str | None:

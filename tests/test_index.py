@@ -27,15 +27,27 @@ def db(app) -> Session:  # type: ignore[no-untyped-def]
     return Session(make_engine(app.config["DATABASE_URL"]))
 
 
-def pillow_decodes(path: Path) -> bool:
-    """Independent check: does Pillow (with pillow-heif) fully decode this file?"""
+def pillow_decodes(path: Path, salvage: bool = False) -> bool:
+    """Independent check: does Pillow (with pillow-heif) fully decode this file? With salvage:
+    does Pillow's LOAD_TRUNCATED_IMAGES decode a picture from it (more than one flat colour
+    on 1 % of it: the fill where no data was)?"""
+    import numpy as np
+    from PIL import ImageFile
+
     register_plugins()
+    ImageFile.LOAD_TRUNCATED_IMAGES = salvage
     try:
         with Image.open(path) as im:
             im.load()
-        return True
+            if not salvage:
+                return True
+            a = np.asarray(im.convert("RGB"), np.uint32).reshape(-1, 3)
+            packed = (a[:, 0] << 16) | (a[:, 1] << 8) | a[:, 2]
+            return np.unique(packed, return_counts=True)[1].max() < 0.99 * len(a)
     except Exception:
         return False
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def tree_fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
@@ -56,12 +68,15 @@ def test_shared_exif_folder_indexes_every_decodable_file(make_app, tmp_path):
 
     files = [p for p in sorted(EXIF_DIR.iterdir()) if p.suffix.lower() != ".csv"]
     decodable = {str(p) for p in files if pillow_decodes(p)}
-    broken = {str(p) for p in files} - decodable
-    assert len(decodable) > 100 and broken, "the shared folder has both kinds"
+    damaged = {str(p) for p in files if str(p) not in decodable and pillow_decodes(p, True)}
+    broken = {str(p) for p in files} - decodable - damaged
+    assert len(decodable) > 100 and damaged and broken, "the shared folder has all three kinds"
     with db(app) as s:
-        indexed = set(s.scalars(select(PhotoPath.path)))
+        indexed = {pp.path: pp.photo for pp in s.scalars(select(PhotoPath))}
         quarantined = {q.path: q.reason for q in s.scalars(select(Quarantine))}
-        assert indexed == decodable
+        assert set(indexed) == decodable | damaged
+        assert {p for p, photo in indexed.items() if photo.damaged} == damaged
+        assert all(indexed[p].damage_reason for p in damaged)
         assert set(quarantined) == broken
         assert all(reason.strip() for reason in quarantined.values())
         assert "empty" in quarantined[str(EXIF_DIR / "empty.jpg")]
@@ -160,7 +175,9 @@ def test_broken_files_are_quarantined_and_retried_when_changed(make_app, tmp_pat
     (root / "empty.jpg").write_bytes(b"")
     (root / "text.png").write_bytes(b"this is not a png at all")
     truncated = good.read_bytes()[: len(good.read_bytes()) // 2]
-    (root / "truncated.JPG").write_bytes(truncated)
+    (root / "truncated.JPG").write_bytes(truncated)  # half the picture decodes: damaged
+    sos = truncated.index(b"\xff\xda")
+    (root / "headers-only.jpg").write_bytes(truncated[: sos + 20])  # no picture data at all
     Image.new("1", (20000, 20000)).save(root / "bomb.png")  # 400 MP of header, tiny file
     (root / "folder.jpg").mkdir()  # a real folder with a photo-like name is just walked
     (tmp_path / "elsewhere").mkdir()
@@ -168,20 +185,25 @@ def test_broken_files_are_quarantined_and_retried_when_changed(make_app, tmp_pat
     (root / "dangling.jpg").symlink_to(root / "nowhere.jpg")
     app = make_app()
     run = index(app, root)
-    assert run.indexed == 1
+    assert run.indexed == 2
     with db(app) as s:
         reasons = {Path(q.path).name: q.reason for q in s.scalars(select(Quarantine))}
+        photos = {Path(pp.path).name: pp.photo for pp in s.scalars(select(PhotoPath))}
+        assert photos["truncated.JPG"].damaged and not photos["good.jpg"].damaged
+        assert "truncated" in photos["truncated.JPG"].damage_reason
+    assert pillow_decodes(root / "truncated.JPG", salvage=True)
+    assert not pillow_decodes(root / "headers-only.jpg", salvage=True)
     assert set(reasons) == {
         "empty.jpg",
         "text.png",
-        "truncated.JPG",
+        "headers-only.jpg",
         "bomb.png",
         "linked.jpg",
         "dangling.jpg",
     }
     assert "empty" in reasons["empty.jpg"]
     assert "identify" in reasons["text.png"]
-    assert "truncated" in reasons["truncated.JPG"]
+    assert "nothing of the picture decodes" in reasons["headers-only.jpg"]
     assert "decompression bomb" in reasons["bomb.png"] and "20000×20000" in reasons["bomb.png"]
     assert "folder" in reasons["linked.jpg"]
     assert "cannot stat" in reasons["dangling.jpg"]
@@ -189,11 +211,11 @@ def test_broken_files_are_quarantined_and_retried_when_changed(make_app, tmp_pat
     # Unchanged broken files are not retried; a fixed one is.
     again = index(app, root)
     assert again.processed == 0 and again.still_quarantined == 4
-    write_jpeg(root / "truncated.JPG", pattern(seed=9))
+    write_jpeg(root / "headers-only.jpg", pattern(seed=9))
     fixed = index(app, root)
     assert fixed.indexed == 1
     with db(app) as s:
-        assert str(root / "truncated.JPG") not in set(s.scalars(select(Quarantine.path)))
+        assert str(root / "headers-only.jpg") not in set(s.scalars(select(Quarantine.path)))
 
 
 def test_unreadable_file_is_quarantined(tmp_path):

@@ -812,9 +812,14 @@ def test_an_index_of_schema_1_is_upgraded_with_every_derived_row(make_app, tmp_p
 
     app, root, photos = small_world(make_app, tmp_path)
     with session_of(app) as s, s.begin():  # back to what schema 1 looked like
-        for ix in ("ix_photo_taken_at", "ix_photo_lat_lon", "ix_photo_unlisted"):
+        for ix in (
+            "ix_photo_taken_at",
+            "ix_photo_lat_lon",
+            "ix_photo_unlisted",
+            "ix_photo_damaged",
+        ):
             s.execute(text(f"DROP INDEX {ix}"))
-        for col in ("listed", "geo_x", "geo_y", "geo_z"):
+        for col in ("listed", "geo_x", "geo_y", "geo_z", "damaged", "damage_reason"):
             s.execute(text(f"ALTER TABLE photo DROP COLUMN {col}"))
         s.execute(text("CREATE INDEX ix_photo_taken_at ON photo (taken_at, id)"))
         s.execute(text("CREATE INDEX ix_photo_lat_lon ON photo (lat, lon)"))
@@ -824,7 +829,7 @@ def test_an_index_of_schema_1_is_upgraded_with_every_derived_row(make_app, tmp_p
     app = make_app()  # opening the index upgrades it
     check_summary(app)
     with session_of(app) as s:
-        assert s.scalar(text("SELECT value FROM meta WHERE key = 'schema_version'")) == "2"
+        assert s.scalar(text("SELECT value FROM meta WHERE key = 'schema_version'")) == "3"
         cols = {r[2] for r in s.execute(text("PRAGMA index_info(ix_photo_lat_lon)"))}
         assert {"lat", "lon", "geo_x", "listed"} <= cols
         assert s.execute(text("PRAGMA index_info(ix_photo_unlisted)")).all()

@@ -1,4 +1,4 @@
-"""The read-only JSON API: /api/photos (filtered), /api/classes, /api/photos/<id>, quarantine."""
+"""The read-only JSON API: /api/photos (filtered), /api/classes, /api/photos/<id>, attention."""
 
 from __future__ import annotations
 
@@ -90,3 +90,13 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/quarantine")
 def quarantine():  # type: ignore[no-untyped-def]
     return jsonify(query.quarantine(db.session()))
+
+
+@bp.get("/attention")
+def attention():  # type: ignore[no-untyped-def]
+    """{"damaged": [photo…], "quarantined": [file…]}: what needs the user's attention."""
+    found = query.attention(db.session())
+    for rec in found["damaged"]:
+        with_urls(rec)
+        rec["url"] = url_for("pages.photo", photo_id=rec["id"])
+    return jsonify(found)

@@ -1,4 +1,4 @@
-"""HTML pages: the dashboard (filter panel, grid, map) and the photo viewer."""
+"""HTML pages: the dashboard (filter panel, grid, map), the photo viewer, needs attention."""
 
 from __future__ import annotations
 
@@ -78,3 +78,9 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         near=near,
         description=filters.describe(flt),
     )
+
+
+@bp.get("/attention")
+def attention():  # type: ignore[no-untyped-def]
+    """Needs attention: damaged photos (with thumbnails) and quarantined files, with reasons."""
+    return render_template("attention.html", found=query.attention(db.session()))
