@@ -221,6 +221,16 @@ def main() -> None:
     ap.add_argument("--yolo", default=str(SHARED / "models" / "yolov8n_int8.onnx"))
     ap.add_argument("--models-dir", default=str(ROOT / "bench" / "out" / "models"))
     ap.add_argument("--runtime", default="auto", choices=["auto", "onnx", "eager"])
+    ap.add_argument(
+        "--yolo-runtime", default="auto", choices=["auto", "file", "fp32", "qdq", "openvino"]
+    )
+    ap.add_argument("--no-rect", action="store_true", help="square 640×640 input (YOLO_RECT off)")
+    ap.add_argument(
+        "--calibration",
+        default=str(SHARED / "photos" / "exif"),
+        help="photos that calibrate --yolo-runtime qdq (never the accuracy sets)",
+    )
+    ap.add_argument("--coco-only", action="store_true", help="detector figures only")
     ap.add_argument("--separate", action="store_true", help="decode per labeler, not once for both")
     ap.add_argument("--orient-count", type=int, default=30, help="photos per set for orientation")
     ap.add_argument("--quality", type=int, default=100, help="JPEG quality of orientation copies")
@@ -244,13 +254,16 @@ def main() -> None:
         "YOLO_MODEL": args.yolo,
         "MODELS_DIR": args.models_dir,
         "IMAGENET_RUNTIME": args.runtime,
+        "YOLO_RUNTIME": args.yolo_runtime,
+        "YOLO_RECT": not args.no_rect,
+        "YOLO_CALIBRATION": args.calibration,
     }
     specs = registry.resolve(["imagenet", "coco"], config)
     labelers = {spec.stage: registry.load(spec) for spec in specs}
     for spec in specs:
         print(
-            f"{spec.stage}: {spec.model} weights {spec.weights_id} ({spec.backend}"
-            f"{', ' + labelers[spec.stage].runtime if spec.stage == 'imagenet' else ''})"
+            f"{spec.stage}: {spec.model} weights {spec.weights_id} ({spec.backend}, "
+            f"{labelers[spec.stage].runtime})"
         )
     both = (
         max(lab.min_short_side for lab in labelers.values()),
@@ -263,8 +276,11 @@ def main() -> None:
 
     print(f"decode: draft to min sides {both if not args.separate else 'per labeler'}")
     if not args.skip_accuracy:
-        print("imagenet-samples:", imagenet_accuracy(labelers["imagenet"], sides("imagenet")))
+        if not args.coco_only:
+            print("imagenet-samples:", imagenet_accuracy(labelers["imagenet"], sides("imagenet")))
         print("coco128:", coco_accuracy(labelers["coco"], sides("coco")))
+    if args.coco_only:
+        return
     if args.orient_count:
         orient = orientation(labelers, both, args.orient_count, args.quality, args.subsampling)
         print("orientation:", orient)

@@ -234,7 +234,7 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
     models_dir = _models_dir(config)
     yolo = _find_yolo(config, models_dir)
     if yolo is not None:
-        return LabelerSpec("coco", "yolo", yolo.stem, weights_id(yolo), str(yolo), {})
+        return _yolo_spec(yolo, config, models_dir)
     name = _get(config, "DETECTOR_FALLBACK", DEFAULT_DETECTOR)
     known = _known_weights(name, detection=True)
     try:
@@ -252,3 +252,72 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
         raise WeightsMissing(yolo_hint + msg) from None
     member = match.member if match else known[0].member
     return LabelerSpec("coco", "tvdetect", name, wid, str(path), {"weights": member})
+
+
+def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -> LabelerSpec:
+    """The YOLO file with its runtime decided: YOLO_RUNTIME (auto → OpenVINO where installed,
+    else float onnxruntime) and YOLO_RECT. Both go into the weights id stored with every box,
+    so changing either relabels: file sha256[:12], then +runtime (+precision or calibrated
+    graph's digest), then +rect."""
+    from pipelines.labelers import yolo_engines
+
+    runtime = _get(config, "YOLO_RUNTIME", "auto").lower()
+    if runtime not in yolo_engines.RUNTIMES:
+        raise ValueError(
+            f"YOLO_RUNTIME must be one of {', '.join(yolo_engines.RUNTIMES)}, not {runtime!r}"
+        )
+    if runtime == "auto":
+        runtime = "openvino" if yolo_engines.openvino_available() else "fp32"
+    rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
+    options: dict[str, Any] = {"runtime": runtime, "rect": rect}
+    wid = weights_id(path)
+    if runtime == "openvino":
+        if not yolo_engines.openvino_available():
+            raise ValueError(
+                "YOLO_RUNTIME=openvino needs the openvino package (pip install openvino)"
+            )
+        options["precision"] = yolo_engines.openvino_precision()
+        tag = f"ov-{options['precision']}"
+    elif runtime == "qdq":
+        options["calibration"] = _get(config, "YOLO_CALIBRATION")
+        if not options["calibration"]:
+            raise ValueError(
+                "YOLO_RUNTIME=qdq needs YOLO_CALIBRATION: a folder of everyday photos "
+                "(not your test photos) to calibrate the int8 ranges on"
+            )
+        cache = str(models_dir / "cache") if models_dir is not None else None
+        options["qdq_path"], digest = _build_qdq(path, options["calibration"], cache, wid)
+        tag = f"qdq-{digest}"
+    else:
+        tag = runtime
+    if runtime != "file":
+        wid = f"{wid}+{tag}{'+rect' if rect else ''}"
+    return LabelerSpec("coco", "yolo", path.stem, wid, str(path), options)
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = config.get(key, default)
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def _build_qdq(path: Path, calibration: str, cache: str | None, wid: str) -> tuple[str, str]:
+    """Build (or find in the cache) the static-int8 graph once, here in the main process, so
+    every worker loads the same file; returns its path (or "" without a cache) and digest."""
+    import onnx
+
+    from pipelines.labelers import yolo, yolo_engines, yolo_graphs
+
+    key = f"{path.stem}-{wid}-{yolo_engines.QDQ_RECIPE}"
+    if cache is not None and (Path(cache) / f"yolo-{key}.onnx").is_file():
+        found, digest = yolo_engines.build_qdq(None, [], cache, key)
+        return str(found), digest
+    graph = onnx.load(str(path))
+    if yolo_graphs.has_conv_integer(graph):
+        graph = yolo_graphs.dequantize(graph)
+    h, w = yolo_graphs.input_hw(graph)
+    photos = yolo_engines.calibration_photos(calibration)
+    inputs = yolo_engines.calibration_inputs(photos, (w, h), yolo.letterbox)
+    model, digest = yolo_engines.build_qdq(graph, inputs, cache, key)
+    return (model if isinstance(model, str) else ""), digest

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipelines.labelers.base import DETECTION_FLOOR, Box, LabelerSpec, ort_session
+from pipelines.labelers.base import DETECTION_FLOOR, Box, LabelerSpec
 
 PAD_VALUE = 114
 NMS_IOU = 0.45
@@ -150,26 +150,53 @@ def find_names(model_path: Path, metadata: dict[str, str]) -> list[str]:
 
 
 class YoloLabeler:
-    """COCO (or custom-class) boxes for an upright RGB image."""
+    """COCO (or custom-class) boxes for an upright RGB image.
+
+    spec.options["runtime"] says how the graph runs (registry.resolve never leaves "auto"):
+    "file" the file as it is on onnxruntime; "fp32" float (weights recovered from a dynamically
+    quantised file); "qdq" static int8 calibrated on options["calibration"] photos;
+    "openvino" the float graph on OpenVINO at options["precision"]. With options["rect"] a photo
+    is letterboxed to the smallest stride multiple that holds it (640×480 for 4:3) instead of
+    the full square, through a copy of the graph specialised to that size."""
 
     def __init__(self, spec: LabelerSpec) -> None:
+        import onnx
+
+        from pipelines.labelers import yolo_engines, yolo_graphs
+
         self.spec = spec
         path = Path(spec.weights_path or "")
-        self.session: Any = ort_session(str(path))
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        metadata = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.size = _input_size(inp.shape, metadata)
+        self.runtime = str(spec.options.get("runtime", "file"))
+        if self.runtime not in yolo_engines.RUNTIMES[1:]:
+            raise ValueError(f"unknown YOLO runtime {self.runtime!r}")
+        proto = onnx.load(str(path))
+        metadata = {p.key: p.value for p in proto.metadata_props}
+        self.size = _input_size(
+            [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim],
+            metadata,
+        )
         self.names = find_names(path, metadata)
         # NMS inside the model: Ultralytics end2end (YOLOv10/26) or nms=True exports
         args = metadata.get("args", "")
         self.end2end = metadata.get("end2end", "").lower() == "true" or "'nms': True" in args
+        self.stride = int(metadata.get("stride", 32) or 32)
         self.min_short_side = 0
         self.min_long_side = max(self.size)
+        self._graph: Any = None  # the graph runners are made from (None: the file itself)
+        if self.runtime != "file":
+            graph = proto
+            if yolo_graphs.has_conv_integer(graph):
+                graph = yolo_graphs.dequantize(graph)
+            if self.runtime == "qdq":
+                graph = onnx.load_from_string(_qdq_model(spec, graph, self.size))
+            self._graph = graph
+        self.rect = bool(spec.options.get("rect")) and self._graph is not None
+        self._runners: dict[tuple[int, int], Any] = {self.size: self._runner(self.size)}
 
     def __call__(self, image: Image.Image) -> list[Box]:
-        x, lb = letterbox(image, self.size)
-        output = self.session.run(None, {self.input_name: x})[0]
+        size = self.input_size(image.size)
+        x, lb = letterbox(image, size)
+        output = self._runners[size](x)
         boxes, scores, classes = decode(output, len(self.names), end2end=self.end2end)
         if not self.end2end:
             keep = nms(boxes, scores, classes)
@@ -180,6 +207,64 @@ class YoloLabeler:
             for b, s, c in zip(norm, scores, classes, strict=True)
             if 0 <= c < len(self.names) and b[2] > b[0] and b[3] > b[1]
         ]
+
+    def input_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
+        """The model input (width, height) for a photo: the square, or with rect the photo
+        scaled into the square and each side rounded up to the stride; a graph that cannot be
+        specialised falls back to the square for good."""
+        if not self.rect:
+            return self.size
+        size = rect_size(image_size, self.size, self.stride)
+        if size not in self._runners:
+            try:
+                self._runners[size] = self._runner(size)
+            except Exception as exc:  # NotDerivable, or a runtime refusing the copy
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "%s: square input only (%s)", self.spec.model, exc
+                )
+                self.rect = False
+                return self.size
+        return size
+
+    def _runner(self, size: tuple[int, int]) -> Any:
+        from pipelines.labelers import yolo_engines, yolo_graphs
+
+        if self._graph is None:
+            return yolo_engines.ort_runner(str(self.spec.weights_path))
+        graph = self._graph
+        if size != self.size:
+            graph = yolo_graphs.specialise(graph, size[0], size[1], self.stride)
+        data = graph.SerializeToString()
+        if self.runtime == "openvino":
+            return yolo_engines.openvino_runner(data, str(self.spec.options["precision"]))
+        return yolo_engines.ort_runner(data)
+
+
+def rect_size(image_size: tuple[int, int], square: tuple[int, int], stride: int) -> tuple[int, int]:
+    """The smallest input of stride multiples, within `square`, that holds the photo scaled to
+    fit the square (Ultralytics' rectangular letterbox)."""
+    w, h = image_size
+    r = min(square[0] / w, square[1] / h)
+    nw, nh = max(1, round(w * r)), max(1, round(h * r))
+    return (
+        min(square[0], -(-nw // stride) * stride),
+        min(square[1], -(-nh // stride) * stride),
+    )
+
+
+def _qdq_model(spec: LabelerSpec, fp32: Any, size: tuple[int, int]) -> bytes:
+    """The static-int8 graph the registry built (or builds now, for a spec made by hand)."""
+    from pipelines.labelers import yolo_engines
+
+    cached = spec.options.get("qdq_path")
+    if cached and Path(cached).is_file():
+        return Path(cached).read_bytes()
+    paths = yolo_engines.calibration_photos(str(spec.options.get("calibration", "")))
+    inputs = yolo_engines.calibration_inputs(paths, size, letterbox)
+    model, _ = yolo_engines.build_qdq(fp32, inputs, None, "")
+    return model if isinstance(model, bytes) else Path(model).read_bytes()
 
 
 def _input_size(shape: list[Any], metadata: dict[str, str]) -> tuple[int, int]:

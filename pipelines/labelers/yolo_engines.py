@@ -1,0 +1,207 @@
+"""How the YOLO graph runs: onnxruntime or OpenVINO (one thread each); the static-int8 build."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.labelers.base import ort_session
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[np.ndarray], np.ndarray]  # NCHW float32 input → the graph's first output
+
+RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino")
+QDQ_RECIPE = "qdq1"  # bump when the calibration recipe below changes: new files, new ids
+CALIBRATION_PHOTOS = 48  # at most this many photos calibrate a static-int8 graph
+CALIBRATION_MIN = 8
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
+
+
+def ort_runner(model: str | bytes) -> Runner:
+    """An onnxruntime session (one thread, sequential) as a function."""
+    session = ort_session(model)
+    name = session.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run(None, {name: x})[0]
+
+    return run
+
+
+def openvino_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_precision() -> str:
+    """The precision OpenVINO's CPU plugin will run at here: bf16 where the processor has it
+    (AVX-512 BF16 or AMX), else f32. Stored with the runtime in the model's provenance."""
+    import openvino as ov
+
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "bf16" if "BF16" in caps else "f32"
+
+
+def openvino_runner(model: bytes, precision: str) -> Runner:
+    """An OpenVINO CPU model compiled for one thread, one stream, unpinned (the workers are one
+    process per core; pinning would put every worker's thread on the same core)."""
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(
+        core.read_model(model=model),
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": 1,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,
+            "INFERENCE_PRECISION_HINT": precision,
+        },
+    )
+    request = compiled.create_infer_request()
+    feeds = len(compiled.inputs)  # 0 for a graph that ignores its input (test models)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return np.asarray(request.infer({0: x} if feeds else {})[0])
+
+    return run
+
+
+def calibration_photos(folder: str | Path, limit: int = CALIBRATION_PHOTOS) -> list[Path]:
+    """Photos of a folder (recursively, sorted) spread evenly over it, at most `limit`."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"YOLO_CALIBRATION names {root}, which is not a folder")
+    found = sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+    if len(found) > limit:
+        found = [found[i * len(found) // limit] for i in range(limit)]
+    return found
+
+
+def calibration_inputs(
+    paths: Sequence[Path], size: tuple[int, int], prepare: Callable[..., Any]
+) -> list[np.ndarray]:
+    """Model inputs for the photos that decode (unreadable ones are passed over)."""
+    from PIL import Image, ImageOps
+
+    from atw.core.media import register_plugins
+
+    register_plugins()
+    out = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                im.draft("RGB", (2 * size[0], 2 * size[1]))
+                img = ImageOps.exif_transpose(im).convert("RGB")
+        except Exception as exc:  # a damaged file in the folder: not a reason to fail
+            log.info("calibration: skipping %s (%s)", path, exc)
+            continue
+        out.append(prepare(img, size)[0])
+    return out
+
+
+def build_qdq(
+    fp32: Any, inputs: list[np.ndarray], cache_dir: str | None, key: str
+) -> tuple[str | bytes, str]:
+    """A static int8 (QDQ) copy of a float YOLO graph calibrated (min/max) on `inputs`, and the
+    first 8 hex digits of its sha256. Weights int8 per channel, activations uint8; the box
+    decoding after the last convolutions stays float (quantising the concatenated pixel
+    coordinates with the 0–1 class scores in one uint8 tensor zeroes every score). Cached under
+    cache_dir as yolo-<key>.onnx when that folder is writable: built once, then reused as is."""
+    path = Path(cache_dir) / f"yolo-{key}.onnx" if cache_dir else None
+    if path is not None and path.is_file():
+        data = path.read_bytes()
+        return str(path), hashlib.sha256(data).hexdigest()[:8]
+    if len(inputs) < CALIBRATION_MIN:
+        raise ValueError(
+            f"static int8 needs at least {CALIBRATION_MIN} calibration photos that decode "
+            f"(got {len(inputs)}); set YOLO_CALIBRATION to a folder of everyday photos"
+        )
+    import tempfile
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    name = fp32.graph.input[0].name
+    head = head_nodes(fp32)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(inputs)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            x = next(self.items, None)
+            return None if x is None else {name: x}
+
+    with tempfile.TemporaryDirectory(prefix="atw-qdq-") as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "qdq.onnx"
+        import onnx
+
+        onnx.save(fp32, src)
+        quantize_static(
+            str(src),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=head,
+        )
+        data = dst.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:8]
+    if path is None:
+        return data, digest
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_suffix(f".tmp{os.getpid()}")
+        tmp_path.write_bytes(data)
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        log.warning("cannot cache %s: %s", path, exc)
+        return data, digest
+    return str(path), digest
+
+
+def head_nodes(model: Any) -> list[str]:
+    """The box and score decoding after the detector's convolutions, to be left float: the
+    one-channel convolutions (YOLOv8's DFL expectation) and every node whose outputs feed only
+    such nodes or the graph outputs (reshapes, concatenations, sigmoid, softmax, anchors)."""
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    excluded: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for n in g.node:
+            if id(n) in excluded:
+                continue
+            if n.op_type == "Conv":
+                w = inits.get(n.input[1])
+                head = w is not None and w.dims[0] == 1
+            else:
+                after = [c for o in n.output for c in consumers.get(o, [])]
+                head = all(id(c) in excluded for c in after)
+            if head:
+                excluded.add(id(n))
+                changed = True
+    return [n.name for n in g.node if id(n) in excluded]
