@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from atw import query
-from atw.models import ClassCount, Detection, Label, Photo, PhotoClass, make_engine
-from atw.query import PhotoFilter
+from atw.core.engine import make_engine
+from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass
+from atw.query import search
+from atw.query.filters import PhotoFilter
 from bench.synthetic_index import CITIES, DATA_VERSION, build
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -144,8 +145,8 @@ def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case
 
 def run_case(session: Session, case: Case, flt: PhotoFilter) -> int:
     if case.kind == "classes":
-        return len(query.class_counts(session, flt))
-    return query.search(session, flt, 1, 100).total
+        return len(search.class_counts(session, flt))
+    return search.search(session, flt, 1, 100).total
 
 
 def measure(engine: Engine, runs: int, seed: int, only: str | None) -> list[tuple[str, ...]]:

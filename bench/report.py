@@ -20,11 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atw import charts, exports, reports
-from atw.filters import PhotoFilter
-from atw.models import Photo, make_engine
+from atw.core import media
+from atw.core.engine import make_engine
+from atw.core.schema import Photo
+from atw.present import charts, reports, tables
+from atw.query.filters import PhotoFilter
 from bench.synthetic_index import DATA_VERSION, build
-from pipelines import images
 
 OUT = Path(__file__).resolve().parent / "out"
 THUMB_SIZE, THUMB_QUALITY = 400, 82  # the indexer's defaults
@@ -68,7 +69,7 @@ def prepare(n: int) -> tuple[Path, Path]:
         tmp = thumbs.with_name(thumbs.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         for i, sha in enumerate(shas):
-            path = images.thumb_path(tmp, sha)
+            path = media.thumb_path(tmp, sha)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(samples[i % len(samples)])
         tmp.rename(thumbs)
@@ -88,7 +89,7 @@ def main() -> None:
             body = reports.build_report(s, PhotoFilter(), thumbs)
             took = time.perf_counter() - t
             t = time.perf_counter()
-            rows = sum(chunk.count("\n") for chunk in exports.iter_csv(s, PhotoFilter())) - 1
+            rows = sum(chunk.count("\n") for chunk in tables.iter_csv(s, PhotoFilter())) - 1
             csv_took = time.perf_counter() - t
             t = time.perf_counter()
             charts.charts(s, PhotoFilter())

@@ -13,17 +13,8 @@ import numpy as np
 from sqlalchemy import create_engine, event, insert
 from sqlalchemy.engine import Engine
 
-from atw.models import (
-    Base,
-    ClassCount,
-    Detection,
-    Label,
-    Meta,
-    Photo,
-    PhotoClass,
-    PhotoPath,
-)
-from atw.summary import count_deltas, geo_columns, photo_class_rows
+from atw.core.derived import count_deltas, geo_columns, photo_class_rows
+from atw.core.schema import Base, ClassCount, Detection, Label, Meta, Photo, PhotoClass, PhotoPath
 
 IMAGENET_NAMES = Path(__file__).resolve().parents[2] / "shared" / "models" / "imagenet_labels.txt"
 DATA_VERSION = "1"  # bump when the generator changes, so cached files are rebuilt
@@ -256,7 +247,7 @@ def bench_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        # SQLite-specific, benchmark only: the app's own settings live in atw/models.py.
+        # SQLite-specific, benchmark only: the app's own settings live in atw/core/engine.py.
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=OFF")

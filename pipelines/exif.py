@@ -29,7 +29,8 @@
 # Orientation: IFD0 tag 0x0112 as recorded in the file, valid only as an integer 1..8. Pillow's
 #   fallback to XMP tiff:Orientation is bypassed. pillow-heif rewrites the tag to 1 in its copy
 #   (it means its decoded pixels need no rotation) and keeps the recorded value in
-#   info["original_orientation"], which is what is reported here.
+#   info["original_orientation"], which is what is reported here (read by
+#   atw.core.media.exif_orientation, which the photo viewer shares).
 # Text (make, model, lens, software): cut at the first NUL, whitespace runs collapsed to one space,
 #   other control characters dropped, at most MAX_TEXT characters, empty → None. The bytes must be
 #   UTF-8 (Pillow hands ASCII tags over decoded as latin-1, so they are re-read); else None.
@@ -47,6 +48,8 @@ from typing import Any
 
 from PIL import Image
 
+from atw.core.media import exif_orientation
+
 MIN_YEAR = 1826
 MAX_YEAR = 2100
 MIN_ALT, MAX_ALT = -1000.0, 20000.0
@@ -56,7 +59,7 @@ MAX_TEXT = 128
 IFD_EXIF = 0x8769
 IFD_GPS = 0x8825
 
-TAG_MAKE, TAG_MODEL, TAG_ORIENTATION, TAG_SOFTWARE, TAG_DATETIME = 0x10F, 0x110, 0x112, 0x131, 0x132
+TAG_MAKE, TAG_MODEL, TAG_SOFTWARE, TAG_DATETIME = 0x10F, 0x110, 0x131, 0x132
 TAG_DATETIME_ORIGINAL, TAG_DATETIME_DIGITIZED = 0x9003, 0x9004
 TAG_OFFSET_TIME, TAG_OFFSET_TIME_ORIGINAL, TAG_OFFSET_TIME_DIGITIZED = 0x9010, 0x9011, 0x9012
 TAG_EXPOSURE_TIME, TAG_F_NUMBER, TAG_ISO, TAG_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
@@ -222,12 +225,6 @@ def _altitude(gps: Mapping[int, Any]) -> float | None:
     return altitude if MIN_ALT <= altitude <= MAX_ALT else None
 
 
-def _orientation(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 8:
-        return value
-    return None
-
-
 def _first(parse: Callable[[object], Any], tag: int, *ifds: Mapping[int, Any]) -> Any:
     """The first value of tag, looked up in ifds in order, that parse accepts (else None)."""
     for ifd in ifds:
@@ -286,29 +283,6 @@ def _safe(read: Callable[[], Any], default: Any = None) -> Any:
         return default
 
 
-def _exif_orientation(image: Image.Image, exif: Image.Exif) -> object:
-    """IFD0 Orientation as stored in the file, bypassing Pillow's XMP fallback."""
-    if TAG_ORIENTATION not in exif:
-        return None
-    info = image.info
-    if "original_orientation" in info:  # pillow-heif rewrote its EXIF copy to 1 and kept the value
-        # (that value is XMP's if the EXIF tag was already 1 and XMP disagreed: accepted, rare)
-        original = info["original_orientation"]
-        return exif[TAG_ORIENTATION] if original is None else original
-    if not any(key in info for key in ("XML:com.adobe.xmp", "xmp")):
-        return exif[TAG_ORIENTATION]  # without XMP, Pillow cannot have filled it in
-    raw, tags = info.get("exif"), getattr(image, "tag_v2", None)
-    if isinstance(raw, bytes):
-        fresh = Image.Exif()
-        fresh.load(raw)
-        return fresh.get(TAG_ORIENTATION)
-    if tags is not None:  # TIFF: IFD0 is the image's own tag directory
-        return tags.get(TAG_ORIENTATION)
-    if "Raw profile type exif" in info:  # PNG text-chunk EXIF (ImageMagick)
-        return exif[TAG_ORIENTATION]
-    return None  # no EXIF at all: Pillow took it from XMP
-
-
 def read_exif(image: Image.Image) -> ExifFacts:
     """Read ExifFacts from an opened image (JPEG, PNG eXIf, TIFF, WebP, HEIC); never raises."""
     exif = _safe(image.getexif)
@@ -326,7 +300,7 @@ def read_exif(image: Image.Image) -> ExifFacts:
         lat=lat,
         lon=lon,
         altitude=_safe(lambda: _altitude(gps)),
-        orientation=_safe(lambda: _orientation(_exif_orientation(image, exif))),
+        orientation=_safe(lambda: exif_orientation(image, exif)),
         camera_make=_safe(lambda: clean_text(ifd0.get(TAG_MAKE))),
         camera_model=_safe(lambda: clean_text(ifd0.get(TAG_MODEL))),
         extras=_safe(lambda: _extras(ifd0, exif_ifd), {}),

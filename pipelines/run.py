@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from atw import clock, dialect
-from atw.models import IndexRun, PhotoPath, Quarantine, StageDone, create_schema, make_engine
+from atw.core import clock, dialect
+from atw.core.engine import create_schema, make_engine
+from atw.core.locks import index_lock
+from atw.core.schema import IndexRun, PhotoPath, Quarantine, StageDone
 from pipelines import scan
 from pipelines.labelers.base import LabelerSpec
 from pipelines.pool import Pool
@@ -90,7 +92,7 @@ def run_index(
     # The zone of file times used when a photo has no EXIF date, resolved once ("local" → a
     # name): every worker reads times in the same, named zone. Raises clock.UnknownZone.
     config = {**config, "FILE_TIME_ZONE": clock.zone_name(config.get("FILE_TIME_ZONE"))}
-    lock = _run_lock(config["INSTANCE_PATH"])
+    lock = index_lock(config["INSTANCE_PATH"])
     _remove_partial_thumbnails(config["THUMBS_DIR"])
     engine = make_engine(config["DATABASE_URL"])
     create_schema(engine)
@@ -151,32 +153,6 @@ def run_index(
         engine.dispose()
         lock.close()
     return summary
-
-
-class IndexerBusy(RuntimeError):
-    """Another index run holds this instance's lock."""
-
-
-def _run_lock(instance_path: str) -> Any:
-    """An exclusive lock on <instance>/index.lock for the life of the run (freed if killed)."""
-    import fcntl
-
-    os.makedirs(instance_path, exist_ok=True)
-    # Opened without truncating: only the holder of the lock may rewrite the PID in it (a
-    # waiting process that opened with "w" would wipe the holder's PID on every attempt).
-    fd = os.open(os.path.join(instance_path, "index.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    fh = os.fdopen(fd, "r+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = fh.read(32).strip()
-        fh.close()
-        by = f" (pid {holder})" if holder.isdigit() else ""
-        raise IndexerBusy(f"another index run{by} is using {instance_path}; wait for it") from None
-    fh.truncate(0)
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
 
 
 def _remove_partial_thumbnails(thumbs_dir: str) -> None:
@@ -312,7 +288,7 @@ def _plan_relabel(
 
 
 def _under_any(roots: list[str], session: Session) -> Any:
-    """Paths that are one of the roots or inside one: atw.dialect.path_under, the one exact,
+    """Paths that are one of the roots or inside one: atw.core.dialect.path_under, the one exact,
     case-sensitive prefix test (SQL LIKE ignores case: /photos/Trip would take in /photos/trip)."""
     name = session.get_bind().dialect.name
     return or_(*(dialect.path_under(PhotoPath.path, r, name) for r in roots))

@@ -37,7 +37,7 @@ def image_suffixes() -> frozenset[str]:
     """Lower-case suffixes of every format Pillow can open here, HEIC/HEIF included."""
     from PIL import Image
 
-    from pipelines.images import register_plugins
+    from atw.core.media import register_plugins
 
     register_plugins()
     exts = {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from atw.clock import file_time, zone_name
+from atw.core.clock import file_time, zone_name
 from pipelines.labelers.base import Box, Label, LabelerSpec
 
 READ_IN_MEMORY = 64 * 1024 * 1024  # files up to this size are read once, hashed and decoded
@@ -93,7 +93,7 @@ class Worker:
     """The state of one worker process: config, loaded labelers, a read-only DB handle."""
 
     def __init__(self, cfg: WorkerConfig) -> None:
-        from atw.models import make_engine
+        from atw.core.engine import make_engine
 
         self.cfg = cfg
         self.zone = zone_name(cfg.file_time_zone)
@@ -107,7 +107,7 @@ class Worker:
         self.min_long = max([cfg.thumb_size, *(lb.min_long_side for lb in self.labelers.values())])
 
     def __call__(self, task: Task) -> Result:
-        from pipelines.images import BadImage, one_line
+        from atw.core.media import BadImage, one_line
 
         t0 = time.perf_counter()
         res = Result(task=task, kind="error", size=task.size, mtime_ns=task.mtime_ns)
@@ -123,7 +123,7 @@ class Worker:
         return res
 
     def _work(self, task: Task, res: Result) -> None:
-        from pipelines import images
+        from atw.core import media
 
         t = time.perf_counter()
         data, res.sha256, res.size, res.mtime_ns = self._read(task)
@@ -137,26 +137,26 @@ class Worker:
         else:
             stages = task.stages or ()
         t = time.perf_counter()
-        img = images.open_image(data if data is not None else task.path, self.cfg.max_pixels)
+        img = media.open_image(data if data is not None else task.path, self.cfg.max_pixels)
         facts = self._facts(img, res.mtime_ns)
         res.seconds["exif"] = time.perf_counter() - t
         # Size as displayed: from the header (before draft decoding shrinks img.size), swapped
         # when the orientation turns the picture.
         w, h = img.size
-        if img.format not in images.SELF_ORIENTING and facts.orientation in (5, 6, 7, 8):
+        if img.format not in media.SELF_ORIENTING and facts.orientation in (5, 6, 7, 8):
             w, h = h, w
         facts.width, facts.height = w, h
         t = time.perf_counter()
         source = data if data is not None else task.path
-        upright, facts.damage = images.decode_or_salvage(
+        upright, facts.damage = media.decode_or_salvage(
             source, img, facts.orientation, self.min_short, self.min_long, self.cfg.max_pixels
         )
         res.seconds["decode"] = time.perf_counter() - t
         t = time.perf_counter()
-        thumb = images.thumb_path(self.cfg.thumbs_dir, res.sha256)
+        thumb = media.thumb_path(self.cfg.thumbs_dir, res.sha256)
         if not thumb.exists():
-            data_jpeg = images.thumbnail_bytes(upright, self.cfg.thumb_size, self.cfg.thumb_quality)
-            images.write_atomic(thumb, data_jpeg)
+            data_jpeg = media.thumbnail_bytes(upright, self.cfg.thumb_size, self.cfg.thumb_quality)
+            media.write_atomic(thumb, data_jpeg)
         res.seconds["thumbnail"] = time.perf_counter() - t
         for stage in stages:
             labeler = self.labelers.get(stage)
@@ -173,7 +173,7 @@ class Worker:
 
     def _read(self, task: Task) -> tuple[bytes | None, str, int, int]:
         """Read and hash the file; size and mtime are those of the bytes actually read."""
-        from pipelines.images import BadImage
+        from atw.core.media import BadImage
 
         try:
             # O_NONBLOCK: a FIFO put in place after the scan must not block the worker.
@@ -205,8 +205,8 @@ class Worker:
         """Stages a content hash still needs; None when it is fully indexed (thumbnail too)."""
         from sqlalchemy import select
 
-        from atw.models import Photo, StageDone
-        from pipelines.images import thumb_path
+        from atw.core.media import thumb_path
+        from atw.core.schema import Photo, StageDone
 
         all_stages = tuple(self.labelers)
         with self.engine.connect() as conn:

@@ -10,10 +10,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from atw import summary
-from atw.clock import utcnow
-from atw.models import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
-from pipelines.images import one_line
+from atw.core import derived
+from atw.core.clock import utcnow
+from atw.core.media import one_line
+from atw.core.schema import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
 from pipelines.labelers.base import Box
 from pipelines.worker import PhotoFacts, Result, StageResult
 
@@ -116,7 +116,7 @@ class Writer:
                 source=self.source,
                 listed=True,  # a path to it is added below
                 **_facts_columns(r.facts),
-                **summary.geo_columns(r.facts.lat, r.facts.lon),
+                **derived.geo_columns(r.facts.lat, r.facts.lon),
             )
             s.add(photo)
             s.flush()
@@ -151,16 +151,16 @@ class Writer:
             path.photo_id, path.size, path.mtime_ns = photo.id, r.size, r.mtime_ns
             path.root, path.missing_since = r.task.root, None
         s.execute(delete(Quarantine).where(Quarantine.path == r.task.path))
-        # Only photos some path points to are listed (and have summary rows, atw/summary.py).
+        # Only photos some path points to are listed (and have summary rows, atw/core/derived.py).
         if not photo.listed:
-            summary.relist(s, photo)
+            derived.relist(s, photo)
         if previous_id is not None:
             s.flush()
             still = select(PhotoPath.id).where(PhotoPath.photo_id == previous_id).limit(1)
             if s.scalar(still) is None:
                 previous = s.get(Photo, previous_id)
                 if previous is not None:
-                    summary.unlist(s, previous)
+                    derived.unlist(s, previous)
         for st in r.stages:
             self._stage(photo, st)
 
@@ -203,7 +203,7 @@ class Writer:
             items = [(lb.label, round(lb.score, 4)) for lb in st.items]
         # The per-class summary of this stage is replaced too, never mixed with another model's.
         if photo.listed:
-            summary.replace_stage(s, photo.id, photo.taken_at, st.stage, items)
+            derived.replace_stage(s, photo.id, photo.taken_at, st.stage, items)
         done = s.get(StageDone, (photo.id, st.stage))
         if done is None:
             s.add(
@@ -239,7 +239,7 @@ def _facts_columns(f: PhotoFacts) -> dict[str, object]:
 
 
 def _damage_columns(f: PhotoFacts) -> dict[str, object]:
-    """Photo.damaged/damage_reason: the pixels only partly decoded (pipelines.images)."""
+    """Photo.damaged/damage_reason: the pixels only partly decoded (atw.core.media)."""
     return {"damaged": f.damage is not None, "damage_reason": f.damage}
 
 

@@ -132,7 +132,7 @@ def test_api_photos_filters_equal_the_query_layer(make_app, tmp_path):
 
     from werkzeug.datastructures import MultiDict
 
-    from atw import filters, query
+    from atw.query import filters, search
     from tests.test_query import session_of
 
     app, _ = filtered_world(make_app, tmp_path)
@@ -154,7 +154,7 @@ def test_api_photos_filters_equal_the_query_layer(make_app, tmp_path):
     with session_of(app) as s:
         for args in cases:
             flt = filters.parse(MultiDict(parse_qsl(args)))
-            want = query.search(s, flt, 1, 1000)
+            want = search.search(s, flt, 1, 1000)
             total, ids, description = api_ids(c, args)
             assert (total, ids) == (want.total, want.ids), args
             assert description == filters.describe(flt)

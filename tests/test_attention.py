@@ -16,8 +16,9 @@ from PIL import Image, ImageFile
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from atw.models import Photo, PhotoPath, Quarantine, make_engine
-from pipelines import images
+from atw.core import media
+from atw.core.engine import make_engine
+from atw.core.schema import Photo, PhotoPath, Quarantine
 from tests import corpus
 from tests.conftest import COCO_DIR, EXIF_DIR, index, need_shared
 from tests.photos import write_jpeg
@@ -33,7 +34,7 @@ def db(app) -> Session:  # type: ignore[no-untyped-def]
 
 
 def strict_load(path: Path) -> bool:
-    images.register_plugins()
+    media.register_plugins()
     try:
         with Image.open(path) as im:
             im.load()
@@ -45,7 +46,7 @@ def strict_load(path: Path) -> bool:
 def salvaged(path: Path) -> Image.Image | None:
     """Independently of atw: the picture Pillow decodes with LOAD_TRUNCATED_IMAGES (set and
     restored here), or None when nothing of it decodes (one colour on ≥ 99 % of the pixels)."""
-    images.register_plugins()
+    media.register_plugins()
     ImageFile.LOAD_TRUNCATED_IMAGES = True
     try:
         with Image.open(path) as im:
@@ -61,7 +62,7 @@ def salvaged(path: Path) -> Image.Image | None:
 
 
 def thumbnail(app, photo: Photo) -> Image.Image:  # type: ignore[no-untyped-def]
-    with Image.open(images.thumb_path(app.config["THUMBS_DIR"], photo.sha256)) as t:
+    with Image.open(media.thumb_path(app.config["THUMBS_DIR"], photo.sha256)) as t:
         return t.convert("RGB")
 
 
@@ -199,18 +200,18 @@ def test_the_salvage_flag_is_set_only_around_the_second_attempt(tmp_path):
     for before in (False, True):
         ImageFile.LOAD_TRUNCATED_IMAGES = before
         try:
-            img = images.open_image(data, 10**8)
-            upright, damage = images.decode_or_salvage(data, img, None, 0, 400, 10**8)
+            img = media.open_image(data, 10**8)
+            upright, damage = media.decode_or_salvage(data, img, None, 0, 400, 10**8)
             assert upright.size == (640, 480)
             assert bool(damage) is not before  # with the flag already set, nothing fails
             assert ImageFile.LOAD_TRUNCATED_IMAGES is before
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
-    with pytest.raises(images.DecodeError, match="truncated"):
-        images.decode_upright(images.open_image(data, 10**8), None, 0, 400)
-    with pytest.raises(images.BadImage, match="nothing of the picture decodes"):
+    with pytest.raises(media.DecodeError, match="truncated"):
+        media.decode_upright(media.open_image(data, 10**8), None, 0, 400)
+    with pytest.raises(media.BadImage, match="nothing of the picture decodes"):
         blank = (tmp_path / "headers-only.jpg").read_bytes()
-        images.decode_or_salvage(blank, images.open_image(blank, 10**8), None, 0, 400, 10**8)
+        media.decode_or_salvage(blank, media.open_image(blank, 10**8), None, 0, 400, 10**8)
 
 
 # --- needs attention: CLI, API, page ---------------------------------------------------------

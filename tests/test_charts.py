@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import plotly
 import pytest
 
-from atw import timeline
+from atw.query import series
 from tests.conftest import fresh_app
 from tests.test_query import build_world, world
 
@@ -128,11 +128,11 @@ def test_weeks_and_years_sum_to_the_same_photos(charts_world):
         trace = data.get_json()["figures"]["classes_over_time"]["data"][0]
         assert sum(trace["y"]) == len(photos)
         starts = [date.fromisoformat(x[:10]) for x in trace["x"]]
-        assert all(timeline.period_start(d, period) == d for d in starts)
+        assert all(series.period_start(d, period) == d for d in starts)
         if period == "week":
             assert all(d.weekday() == 0 for d in starts)
             want = Counter(
-                timeline.period_start(date.fromisoformat(p["taken_at"][:10]), "week").isoformat()
+                series.period_start(date.fromisoformat(p["taken_at"][:10]), "week").isoformat()
                 for p in photos
             )
             got = {x[:10]: y for x, y in zip(trace["x"], trace["y"], strict=True) if y}
@@ -145,7 +145,7 @@ def test_the_period_follows_the_date_span(charts_world):
     assert c.get("/charts.json").get_json()["period"] == "month"  # 2014 … 2018
     assert c.get("/charts.json?start=2014-06-01&end=2014-06-30").get_json()["period"] == "day"
     assert c.get("/charts.json?start=2014-05-01&end=2014-08-31").get_json()["period"] == "week"
-    assert timeline.choose_period(date(1990, 1, 1), date(2020, 1, 1)) == "year"
+    assert series.choose_period(date(1990, 1, 1), date(2020, 1, 1)) == "year"
     r = c.get("/charts.json?period=fortnight")
     assert r.status_code == 400 and r.get_json()["parameter"] == "period"
     assert c.get("/charts.json?start=2015-13-01").status_code == 400

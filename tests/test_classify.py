@@ -17,10 +17,11 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atw import classify as atw_classify
 from atw import create_app
-from atw.models import Detection, Label, Photo, PhotoPath, Upload, make_engine
-from atw.uploads import store, worker
+from atw.core.engine import make_engine
+from atw.core.schema import Detection, Label, Photo, PhotoPath, Upload
+from atw.services import classifier as atw_classify
+from atw.services import upload_store, upload_worker
 from tests.browser import live_server
 from tests.conftest import EXIF_DIR, MODEL_CONFIG, index, need_shared
 from tests.photos import stored_rotated, write_jpeg
@@ -36,7 +37,7 @@ MAX_BODY = 3_000_000
 @pytest.fixture(autouse=True)
 def _stop_workers() -> Iterator[None]:
     yield
-    worker.stop_all()
+    upload_worker.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_default_threshold_multipart_and_imagenet_top5(site):
     # Nothing is stored without store=true.
     with Session(make_engine(app.config["DATABASE_URL"])) as s:
         assert s.scalar(select(func.count()).select_from(Upload)) == 0
-    assert not store.uploads_dir(app.config["INSTANCE_PATH"]).exists()
+    assert not upload_store.uploads_dir(app.config["INSTANCE_PATH"]).exists()
 
 
 @pytest.mark.slow

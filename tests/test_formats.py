@@ -11,16 +11,9 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atw.models import (
-    Label,
-    Photo,
-    PhotoPath,
-    Quarantine,
-    StageDone,
-    create_schema,
-    make_engine,
-)
-from pipelines.images import register_plugins, thumb_path
+from atw.core.engine import create_schema, make_engine
+from atw.core.media import register_plugins, thumb_path
+from atw.core.schema import Label, Photo, PhotoPath, Quarantine, StageDone
 from pipelines.worker import Task, Worker, WorkerConfig
 from tests import corpus
 from tests.conftest import IMAGENET_DIR, MODEL_CONFIG, index, need_shared

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from atw.models import create_schema, make_engine
+from atw.core.engine import create_schema, make_engine
 from pipelines.worker import Result, Task, Worker, WorkerConfig
 from pipelines.writer import Writer
 from tests import fuzzfiles as ff
@@ -348,7 +348,7 @@ def test_decompression_bombs_and_absurd_dimensions_are_refused_without_decoding(
 import json, os, sys
 sys.path.insert(0, {str(ROOT)!r})
 from pipelines.worker import Task, Worker, WorkerConfig
-from atw.models import create_schema, make_engine
+from atw.core.engine import create_schema, make_engine
 url = "sqlite:///{tmp_path}/w.sqlite"
 create_schema(make_engine(url))
 w = Worker(WorkerConfig(url, "{tmp_path}/thumbs", 64, 70, 250_000_000, 5_000))

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atw.models import IndexRun, Photo, PhotoPath, Quarantine, create_schema, make_engine
+from atw.core.engine import create_schema, make_engine
+from atw.core.schema import IndexRun, Photo, PhotoPath, Quarantine
 from pipelines import run as run_mod
 from pipelines import scan
 from pipelines.worker import PhotoFacts, Result, Task, Worker, WorkerConfig

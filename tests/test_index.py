@@ -15,8 +15,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atw.models import IndexRun, Photo, PhotoPath, Quarantine, make_engine
-from pipelines.images import register_plugins, thumb_path
+from atw.core.engine import make_engine
+from atw.core.media import register_plugins, thumb_path
+from atw.core.schema import IndexRun, Photo, PhotoPath, Quarantine
 from tests.conftest import EXIF_DIR, index, need_shared
 from tests.photos import pattern, write_jpeg
 

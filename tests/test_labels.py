@@ -14,7 +14,8 @@ from PIL import Image
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from atw.models import Detection, Label, PhotoPath, StageDone, make_engine
+from atw.core.engine import make_engine
+from atw.core.schema import Detection, Label, PhotoPath, StageDone
 from tests.conftest import COCO_DIR, IMAGENET_DIR, MODEL_CONFIG, MODELS, index, need_shared
 from tests.photos import stored_rotated, write_jpeg
 

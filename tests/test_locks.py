@@ -17,17 +17,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from atw.models import PhotoPath, Upload, make_engine
-from atw.uploads import retention, store
-from pipelines.run import IndexerBusy, _run_lock
+from atw.core.engine import make_engine
+from atw.core.locks import IndexerBusy, index_lock
+from atw.core.schema import PhotoPath, Upload
+from atw.services import retention, upload_store
 from tests.conftest import index
 from tests.photos import pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLD = (
     "import sys\n"
-    "from pipelines.run import _run_lock\n"
-    "lock = _run_lock(sys.argv[1])\n"
+    "from atw.core.locks import index_lock\n"
+    "lock = index_lock(sys.argv[1])\n"
     "print('held', flush=True)\n"
     "sys.stdin.read()\n"  # hold until the test closes our stdin
 )
@@ -61,7 +62,7 @@ def test_a_waiting_process_leaves_the_holders_pid_in_the_lock_file(holder, make_
     # worker tries every UPLOAD_RETRY_SECONDS): each refused, none touching the holder's PID.
     for _ in range(3):
         with pytest.raises(IndexerBusy) as busy:
-            _run_lock(str(inst))
+            index_lock(str(inst))
         assert lock_file.read_text() == str(proc.pid)
         assert f"pid {proc.pid}" in str(busy.value)
     with pytest.raises(IndexerBusy):
@@ -79,7 +80,7 @@ def test_a_waiting_process_leaves_the_holders_pid_in_the_lock_file(holder, make_
     proc.stdin.close()
     proc.wait(timeout=30)
     lock_file.write_text("9" * 12)
-    fh = _run_lock(str(inst))
+    fh = index_lock(str(inst))
     try:
         assert lock_file.read_text() == str(os.getpid())
     finally:
@@ -95,11 +96,11 @@ def jpeg(tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
-def receive(app: Any, data: bytes) -> store.Received:
+def receive(app: Any, data: bytes) -> upload_store.Received:
     engine = make_engine(app.config["DATABASE_URL"])
     try:
         with Session(engine) as s:
-            return store.receive(
+            return upload_store.receive(
                 s,
                 app.config["INSTANCE_PATH"],
                 data,
@@ -115,7 +116,7 @@ def expire(app: Any) -> None:
     """Make every upload 30 days old (the prune below keeps 7 days)."""
     engine = make_engine(app.config["DATABASE_URL"])
     with Session(engine) as s:
-        old = store.utcnow() - timedelta(days=30)
+        old = upload_store.utcnow() - timedelta(days=30)
         s.execute(update(Upload).values(uploaded_at=old))
         s.commit()
     engine.dispose()
@@ -180,7 +181,7 @@ def assert_kept(app: Any, data: bytes) -> None:
     """The photo received last is there: its copy on disk and a fresh row pointing at it."""
     (row,) = uploads(app)
     assert Path(row.path).read_bytes() == data, "the upload's copy was deleted"
-    assert row.uploaded_at >= store.utcnow() - timedelta(minutes=5)
+    assert row.uploaded_at >= upload_store.utcnow() - timedelta(minutes=5)
 
 
 def test_a_prune_inside_the_receive_window_does_not_lose_the_photo(make_app, tmp_path, monkeypatch):
@@ -190,7 +191,7 @@ def test_a_prune_inside_the_receive_window_does_not_lose_the_photo(make_app, tmp
     data = jpeg(tmp_path)
     receive(app, data)
     expire(app)
-    there, go = pause_after(monkeypatch, store, "_store")
+    there, go = pause_after(monkeypatch, upload_store, "_store")
     again = Run(lambda: receive(app, data))
     again.start()
     assert there.wait(30)
@@ -210,13 +211,13 @@ def test_a_receive_while_the_prune_deletes_waits_and_restores_the_photo(
     app = make_app()
     data = jpeg(tmp_path)
     receive(app, data)
-    index(app, store.uploads_dir(app.config["INSTANCE_PATH"]), source="upload")
+    index(app, upload_store.uploads_dir(app.config["INSTANCE_PATH"]), source="upload")
     expire(app)
     there, go = pause_after(monkeypatch, retention, "delete_photo")
     pruning = Run(lambda: prune(app))
     pruning.start()
     assert there.wait(30)
-    reached, passing = pause_after(monkeypatch, store, "_store")  # only to see it get there
+    reached, passing = pause_after(monkeypatch, upload_store, "_store")  # only to see it get there
     passing.set()
     again = Run(lambda: receive(app, data))
     again.start()

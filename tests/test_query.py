@@ -16,10 +16,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atw import geo, query
-from atw.filters import FilterError, PhotoFilter, describe, parse, to_args
-from atw.models import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath, make_engine
-from atw.summary import bucket, class_rows
+from atw.core import geo
+from atw.core.derived import bucket, class_rows
+from atw.core.engine import make_engine
+from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath
+from atw.query import records, search
+from atw.query.filters import FilterError, PhotoFilter, describe, parse, to_args
 from pipelines.labelers.base import Box
 from pipelines.labelers.base import Label as LabelItem
 from pipelines.worker import Result, StageResult, Task
@@ -277,9 +279,9 @@ def names(photos: list[P], ids: list[int]) -> list[str]:
     return [by_id[i] for i in ids]
 
 
-def run(app: Any, flt: PhotoFilter, per_page: int = 1000) -> query.Page:
+def run(app: Any, flt: PhotoFilter, per_page: int = 1000) -> search.Page:
     with session_of(app) as s:
-        return query.search(s, flt, 1, per_page)
+        return search.search(s, flt, 1, per_page)
 
 
 # --- geometry (pure) ------------------------------------------------------------------------
@@ -401,11 +403,11 @@ def test_class_counts_within_the_filtered_set(fixture_world):
     ]
     with session_of(app) as s:
         for flt in filters:
-            assert query.class_counts(s, flt) == ref_counts(photos, flt, root), describe(flt)
+            assert search.class_counts(s, flt) == ref_counts(photos, flt, root), describe(flt)
         # A class's count is what selecting that class alone would find.
-        for row in query.class_counts(s, PhotoFilter(min_score=0.4)):
+        for row in search.class_counts(s, PhotoFilter(min_score=0.4)):
             flt = PhotoFilter(classes=(row["label"],), source=row["source"], min_score=0.4)
-            assert query.search(s, flt).total == row["photos"]
+            assert search.search(s, flt).total == row["photos"]
 
 
 # --- photo conditions ---------------------------------------------------------------------------
@@ -466,7 +468,7 @@ def test_sort_orders_nearest_distances_and_stable_pages(fixture_world):
     for pid, d in zip(page.ids, page.distances, strict=True):
         assert d == pytest.approx(haversine(LISBON, by_id[pid].gps), abs=1e-3)
     with session_of(app) as s:
-        recs = query.photo_records(s, page.ids, page.distances)
+        recs = records.photo_records(s, page.ids, page.distances)
     assert [r["distance_km"] for r in recs] == pytest.approx(page.distances, abs=1e-5)
     # Pages of 2 over ties (same time, same place) are stable and cover each photo once.
     for flt in [
@@ -476,7 +478,7 @@ def test_sort_orders_nearest_distances_and_stable_pages(fixture_world):
     ]:
         full = reference(photos, flt, root)
         with session_of(app) as s:
-            pages = [query.search(s, flt, n, 2) for n in range(1, len(full) // 2 + 3)]
+            pages = [search.search(s, flt, n, 2) for n in range(1, len(full) // 2 + 3)]
         assert [i for pg in pages for i in pg.ids] == full
         assert {pg.total for pg in pages} == {len(full)}
     ties = sorted((p.id for p in photos if p.name.startswith("tie_")), reverse=True)
@@ -516,10 +518,10 @@ def test_random_filter_combinations_match_the_reference(fixture_world):
             if rnd.random() < 0.2:
                 kw["folder"] = str(root / rnd.choice(FOLDERS))
             flt = PhotoFilter(**kw)
-            page = query.search(s, flt, 1, 1000)
+            page = search.search(s, flt, 1, 1000)
             assert page.ids == reference(photos, flt, root), describe(flt)
             if rnd.random() < 0.3:
-                assert query.class_counts(s, flt) == ref_counts(photos, flt, root), describe(flt)
+                assert search.class_counts(s, flt) == ref_counts(photos, flt, root), describe(flt)
             checked += bool(page.ids)
     assert checked > 60  # most combinations found something
 
@@ -629,7 +631,8 @@ def total(app: Any, **kw: Any) -> int:
 def counts(app: Any, **kw: Any) -> dict[tuple[str, str], int]:
     with session_of(app) as s:
         return {
-            (r["label"], r["source"]): r["photos"] for r in query.class_counts(s, PhotoFilter(**kw))
+            (r["label"], r["source"]): r["photos"]
+            for r in search.class_counts(s, PhotoFilter(**kw))
         }
 
 
@@ -858,22 +861,22 @@ def test_neighbours_follow_the_filter_order_and_helpers(fixture_world):
             assert len(ref) > 2
             for i, pid in enumerate(ref):
                 want = (ref[i - 1] if i else None, ref[i + 1] if i + 1 < len(ref) else None)
-                assert query.neighbours(s, flt, pid) == want, (describe(flt), i)
-        assert query.neighbours(s, PhotoFilter(), 999_999) == (None, None)
-        assert query.any_photo(s)
-        assert query.cameras(s) == {
+                assert search.neighbours(s, flt, pid) == want, (describe(flt), i)
+        assert search.neighbours(s, PhotoFilter(), 999_999) == (None, None)
+        assert search.any_photo(s)
+        assert search.cameras(s) == {
             "makes": ["Apple", "Canon"],
             "models": ["EOS 6D", "iPhone 12", "iPhone 8"],
         }
         p = photos[0]
-        sha, files = query.photo_files(s, p.id)
+        sha, files = records.photo_files(s, p.id)
         assert len(sha) == 64 and files == [(str(root / p.path_rel), str(root))]
-        assert query.photo_files(s, 999_999) is None
+        assert records.photo_files(s, 999_999) is None
 
 
 @pytest.mark.parametrize("probes", [0, 10**9])  # the merge page (counted in one pass), the probe
 def test_all_of_several_classes_by_either_page_strategy(fixture_world, monkeypatch, probes):
-    from atw import plan
+    from atw.query import plan
 
     app, root, photos = fixture_world
     monkeypatch.setattr(plan, "PROBES_PER_PAGE", probes)
@@ -886,14 +889,14 @@ def test_all_of_several_classes_by_either_page_strategy(fixture_world, monkeypat
         full = reference(photos, flt, root)
         assert run(app, flt).ids == full, describe(flt)
         with session_of(app) as s:
-            pages = [query.search(s, flt, n, 2) for n in range(1, len(full) // 2 + 2)]
+            pages = [search.search(s, flt, n, 2) for n in range(1, len(full) // 2 + 2)]
         assert [i for pg in pages for i in pg.ids] == full
         assert {pg.total for pg in pages} == {len(full)}
 
 
 @pytest.mark.parametrize("above", [0, 10**9])  # driven by the place, or by the class
 def test_classes_within_a_radius_by_either_driver(fixture_world, monkeypatch, above):
-    from atw import plan
+    from atw.query import plan
 
     app, root, photos = fixture_world
     monkeypatch.setattr(plan, "PLACE_FIRST_ABOVE", above)
@@ -919,6 +922,6 @@ def test_classes_within_a_radius_by_either_driver(fixture_world, monkeypatch, ab
         page = run(app, flt)
         assert (page.ids, page.total) == (ref, len(ref)), describe(flt)
         with session_of(app) as s:
-            assert query.search(s, flt, 1, 1).total == len(ref)  # the count query itself
+            assert search.search(s, flt, 1, 1).total == len(ref)  # the count query itself
             kinds.add(plan.Query(s, flt).kind)
     assert ("photo" in kinds) == (above == 0)

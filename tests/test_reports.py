@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from atw import reports
-from atw.filters import parse
+from atw.present import reports
+from atw.query.filters import parse
 from tests.conftest import fresh_app
 from tests.test_query import P, build_world, world
 
@@ -96,7 +96,7 @@ def test_json_items_equal_the_api_result_set(rworld, q):
 
 
 def parse_args(q: str) -> dict[str, str]:
-    from atw.filters import to_args
+    from atw.query.filters import to_args
 
     return to_args(parse(dict(parse_qsl(q))))
 
@@ -234,7 +234,7 @@ def test_the_report_opens_offline_with_rows_charts_and_map(rworld, tmp_path, mon
     monkeypatch.setattr(reports, "PAGE_ROWS", 10)
     path = tmp_path / "report.html"
     with rworld.test_request_context():
-        from atw import db
+        from atw.web import db
 
         path.write_bytes(
             reports.build_report(

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atw import config as atw_config
-from atw.models import Label, Photo, Upload, make_engine
+from atw.core import settings as atw_config
+from atw.core.engine import make_engine
+from atw.core.schema import Label, Photo, Upload
 from tests.browser import chromium, live_server
 from tests.conftest import index
 from tests.photos import pattern
@@ -175,7 +176,7 @@ def test_only_indexed_files_under_roots_are_served_over_http(hostile_site, tmp_p
         "/photos/99999/display.jpg",
         "/thumbs/-1.jpg",
         "/photos/0/display.jpg",
-        "/static/../atw/config.py",
+        "/static/../atw/core/settings.py",
         "/upload/../instance/atw.sqlite",
     ]
     with live_server(app) as url:
@@ -216,14 +217,14 @@ def test_upload_file_names_cannot_place_files_outside_the_uploads(make_app, tmp_
     """The client's file name is the one path-like value a request hands to code that writes
     files: names that climb out, absolute names and Windows separators all end up as atw's
     content-addressed copies under <instance>/uploads, and nothing is written anywhere else."""
-    from atw.uploads import store, worker
+    from atw.services import upload_store, upload_worker
     from tests.uploads import csrf_token, post_files
 
     app = make_app(UPLOAD_WORKERS=1)
     inst = Path(app.config["INSTANCE_PATH"])
     outside = tmp_path / "outside"
     outside.mkdir()
-    depth = len(store.uploads_dir(inst).parts) + 2
+    depth = len(upload_store.uploads_dir(inst).parts) + 2
     names = [
         "../" * depth + str(outside).lstrip("/") + "/climbed.jpg",
         "../../escaped.jpg",
@@ -243,7 +244,7 @@ def test_upload_file_names_cannot_place_files_outside_the_uploads(make_app, tmp_
             (f,) = r.get_json()["files"]
             assert "/" not in f["name"] and "\\" not in f["name"], f
     finally:
-        worker.stop_all()
+        upload_worker.stop_all()
     after = {p for p in tmp_path.rglob("*") if not p.is_relative_to(inst)}
     assert after == before, sorted(map(str, after - before))
     assert list(outside.iterdir()) == []
@@ -251,7 +252,7 @@ def test_upload_file_names_cannot_place_files_outside_the_uploads(make_app, tmp_
         paths = [Path(u.path) for u in s.scalars(select(Upload))]
     assert len(paths) == len(names)
     for p in paths:
-        assert p.parent.parent == store.uploads_dir(inst) and p.is_file(), p
+        assert p.parent.parent == upload_store.uploads_dir(inst) and p.is_file(), p
 
 
 def test_security_headers_on_every_response(hostile_site):
@@ -310,10 +311,10 @@ def test_api_is_csrf_exempt_only_because_it_ignores_browser_sessions(make_app):
     app = make_app(TESTING=False, WTF_CSRF_ENABLED=True, API_KEY="k" * 32)
     c = app.test_client()
     with c.session_transaction() as sess:  # a browser signed in on /key
-        from atw import auth
+        from atw.web import apikeys
 
         with app.test_request_context():
-            sess[auth.SESSION_KEY] = auth.fingerprint(b"k" * 32)
+            sess[apikeys.SESSION_KEY] = apikeys.fingerprint(b"k" * 32)
     r = c.post("/api/classify", data={})
     assert r.status_code == 401
 
@@ -403,7 +404,7 @@ def test_charts_and_map_work_under_the_csp(hostile_site):
     """Leaflet (styles through the CSSOM) works under the strict policy on every page; plotly.js
     applies inline styles, so /charts alone adds exactly style-src 'unsafe-inline' (scripts stay
     'self'), and its charts then draw with no Content-Security-Policy violation."""
-    from atw.security import CSP
+    from atw.web.security import CSP
 
     app, _root, _outside = hostile_site
     client = app.test_client()

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atw.models import Photo, PhotoPath, StageDone, make_engine
+from atw.core.engine import make_engine
+from atw.core.schema import Photo, PhotoPath, StageDone
 from tests.conftest import MODEL_CONFIG, fresh_app, index, need_shared
 from tests.photos import pattern, write_jpeg
 

@@ -21,10 +21,12 @@ from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atw import create_app, reports
-from atw.models import Photo, Upload, make_engine
-from atw.uploads import worker
-from pipelines import images
+from atw import create_app
+from atw.core import media
+from atw.core.engine import make_engine
+from atw.core.schema import Photo, Upload
+from atw.present import reports
+from atw.services import upload_worker
 from tests.conftest import MODEL_CONFIG, index, need_shared
 from tests.photos import pattern, write_jpeg
 from tests.uploads import COCO, csrf_token, post_files
@@ -36,7 +38,7 @@ EVIL = "https://evil.example"
 @pytest.fixture(autouse=True)
 def _stop_workers() -> Iterator[None]:
     yield
-    worker.stop_all()
+    upload_worker.stop_all()
 
 
 def uploads_on_disk(app: Any) -> list[Path]:
@@ -409,7 +411,7 @@ def test_full_decodes_for_display_are_bounded(make_app, big_photos, monkeypatch)
     time (measured through the real decode function), or get 503 + Retry-After if they cannot
     get the slot within DISPLAY_DECODE_WAIT."""
     active, peak, lock = [0], [0], threading.Lock()
-    real = images.display_bytes
+    real = media.display_bytes
 
     def measured(*args: Any, **kw: Any) -> bytes:
         with lock:
@@ -421,7 +423,7 @@ def test_full_decodes_for_display_are_bounded(make_app, big_photos, monkeypatch)
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(images, "display_bytes", measured)
+    monkeypatch.setattr(media, "display_bytes", measured)
     app = make_app(LABELERS="", DISPLAY_DECODES=1, DISPLAY_DECODE_WAIT=60.0)
     assert index(app, big_photos).indexed == 4
     with Session(make_engine(app.config["DATABASE_URL"])) as s:

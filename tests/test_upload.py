@@ -18,8 +18,11 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from atw import summary
-from atw.models import (
+from atw.core import derived
+from atw.core.engine import make_engine
+from atw.core.locks import index_lock
+from atw.core.media import thumb_path
+from atw.core.schema import (
     ClassCount,
     Detection,
     Label,
@@ -28,11 +31,8 @@ from atw.models import (
     PhotoPath,
     StageDone,
     Upload,
-    make_engine,
 )
-from atw.uploads import store, worker
-from pipelines.images import thumb_path
-from pipelines.run import _run_lock
+from atw.services import upload_store, upload_worker
 from tests.conftest import MODEL_CONFIG, index, need_shared
 from tests.uploads import (
     COCO,
@@ -50,7 +50,7 @@ from tests.uploads import (
 @pytest.fixture(autouse=True)
 def _stop_workers() -> Iterator[None]:
     yield
-    worker.stop_all()
+    upload_worker.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def db(app: Any) -> Session:
 
 
 def uploads_dir(app: Any) -> Path:
-    return store.uploads_dir(app.config["INSTANCE_PATH"])
+    return upload_store.uploads_dir(app.config["INSTANCE_PATH"])
 
 
 def stored_files(app: Any) -> list[Path]:
@@ -214,7 +214,7 @@ def test_the_worker_waits_while_a_cli_index_run_holds_the_lock(make_app):
     need_shared()
     app = make_app(LABELERS="", UPLOAD_RETRY_SECONDS=0.3)
     client = app.test_client()
-    lock = _run_lock(app.config["INSTANCE_PATH"])  # what `flask index` holds during a run
+    lock = index_lock(app.config["INSTANCE_PATH"])  # what `flask index` holds during a run
     try:
         sent = upload_paths(client, COCO[1])[0]
         deadline = time.monotonic() + 30
@@ -269,7 +269,7 @@ def test_prune_uploads_deletes_only_atws_own_expired_copies(make_app, tmp_path, 
         assert s.get(Photo, kept_id).source == "scan"  # indexed from the user root first
         assert s.scalar(select(func.count()).where(Detection.photo_id == gone_id)) > 0
         # Two of the three expire; the third was uploaded just now.
-        old = store.utcnow() - timedelta(days=10)
+        old = upload_store.utcnow() - timedelta(days=10)
         s.execute(update(Upload).where(Upload.id.in_(ids[:2])).values(uploaded_at=old))
         # A row that claims a file under the user's root (never written by atw): never deleted.
         s.add(
@@ -319,7 +319,7 @@ def test_prune_uploads_deletes_only_atws_own_expired_copies(make_app, tmp_path, 
     # photo and the fresh upload), and still hold everything the user root had.
     after = class_counts()
     with db(app) as s:
-        summary.rebuild(s)
+        derived.rebuild(s)
         rebuilt = {
             (c.source, c.label, c.bucket): c.photos
             for c in s.scalars(select(ClassCount))
@@ -336,9 +336,9 @@ def test_the_worker_prunes_daily_when_retention_is_on(make_app):
     client = app.test_client()
     sent = upload_paths(client, COCO[2])[0]
     wait_done(client, [sent["id"]])
-    worker.stop_all()
+    upload_worker.stop_all()
     with db(app) as s:
-        old = store.utcnow() - timedelta(days=3)
+        old = upload_store.utcnow() - timedelta(days=3)
         s.execute(update(Upload).values(uploaded_at=old))
         s.commit()
     again = make_app(LABELERS="", UPLOAD_RETENTION_DAYS=2)  # same instance folder, restarted

@@ -1,0 +1,1 @@
+"""Presentation: charts, the HTML report, CSV/JSON tables, folder export, the world map."""

@@ -1,0 +1,1 @@
+"""The query layer: a PhotoFilter → SQL → ids, records, counts, time series. Never imports Flask."""

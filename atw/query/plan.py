@@ -1,0 +1,322 @@
+"""The SQL of a PhotoFilter: which index drives it, the id list, its order and its count.
+
+Strategies (measured at 1M photos, see bench/query_latency.py and ../shared/PERFORMANCE.md):
+- "photo": `photo` drives: the (taken_at, id, listed, …) index for dates and order, or the
+  (lat, lon, geo_x/y/z, listed, taken_at, id) covering index for a radius (bounding box, then
+  the exact great-circle test geo·centre ≥ cos(r/R), plain arithmetic). Classes, if any, are
+  EXISTS look-ups per photo: chosen for a radius without dates when fewer photos lie in the
+  circle than have the classes.
+- "single": one class in one source, driven by the `photo_class` index (label, source,
+  taken_at, photo_id, score, …): one row per photo, newest first; photo conditions join
+  `photo` by id.
+- "union": any of several classes (or one class found in both sources): one branch per
+  (class, source), merged in date order for a page, in id order for the count.
+- "intersect": all of several classes, nothing else but scores: a page walks the rarest class
+  in date order checking the others (or, when they rarely meet, merges and sorts); the count
+  merges the classes' id-ordered ranges (the primary key (label, source, photo_id)) or probes
+  the rarest one's rows in id order, whichever reads fewer rows.
+- "probe": all of several classes plus dates or photo conditions: driven by the rarest class
+  (ClassCount), the others checked by primary key.
+- "none": a class no listed photo has (in the allowed sources) under `all`, or no class found.
+Every statement returns one row per photo with the columns id, taken_at (and dot with a
+centre); pages and counts are built from the same conditions, so a total and its ids agree."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    intersect,
+    literal_column,
+    or_,
+    select,
+    true,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Select
+
+from atw.core import geo
+from atw.core.dialect import keep_order
+from atw.core.schema import ClassCount, Photo, PhotoClass
+from atw.query.filters import PhotoFilter, photo_conditions_empty
+from atw.query.terms import Term, class_terms, grid_bucket, on_grid, score_conds, under_folder
+
+# One look-up by key costs about this many rows of a range scan (measured at 1M photos:
+# ≈0.9 µs vs ≈0.1–0.14 µs per row).
+PROBE_COST = 7
+# With a radius and no dates, consider driving by the place (see Query._place_first) when the
+# classes have more photos than this.
+PLACE_FIRST_ABOVE = 20_000
+# A page of "all of these classes" is found by checking rows of the rarest class one by one
+# (≈1 µs each at 1M photos) when that takes at most this many checks, else by merging id lists.
+PROBES_PER_PAGE = 20_000
+
+
+class Query:
+    """The SQL of one filter: ids() (id, taken_at[, dot]), ordered(), count(), fast_count()."""
+
+    def __init__(self, session: Session, flt: PhotoFilter) -> None:
+        self.flt, self.session = flt, session
+        self.centre = geo.unit_vector(flt.lat, flt.lon)
+        self.dialect = session.get_bind().dialect.name
+        self.terms = class_terms(session, flt) if flt.classes else []
+        self.photo_conds = self._photo_conds()
+        self.kind, self.branches = self._plan()
+
+    # --- the statements ---
+
+    def ids(self) -> Any:
+        """SELECT id, taken_at[, dot] of every matching photo, one row per photo."""
+        if self.kind == "union":
+            return union(*self.branches)
+        if self.kind == "intersect":
+            return intersect(*self.branches)
+        return self.branches[0]
+
+    def count(self) -> Select[Any]:
+        if self.kind == "intersect" and self._probe_is_cheaper():
+            # The rarest class's rows in id order (the primary key's order), each checked in
+            # the other classes: the look-ups then walk their ranges forwards (cache-friendly,
+            # twice as fast as in date order).
+            driver, others = self._driver()
+            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
+            merged = (union(*branches) if len(branches) > 1 else branches[0]).order_by(
+                literal_column("id")
+            )
+            ordered = keep_order(merged, self.dialect)
+            return select(func.count()).select_from(ordered.subquery())
+        if self.kind in ("union", "intersect"):
+            merged = self.ids().order_by(literal_column("id"))  # merge the id-ordered branches
+            return select(func.count()).select_from(merged.subquery())
+        return _count_of(self.branches[0])
+
+    def _driver(self) -> tuple[Term, list[Term]]:
+        """The rarest class at the threshold, and the others."""
+        driver = min(self.terms, key=lambda t: (t.photos, len(t.sources)))
+        return driver, [t for t in self.terms if t is not driver]
+
+    def _probe_is_cheaper(self) -> bool:
+        """Counting "all": a merge reads every row of every class's index range; a probe reads
+        the rarest class's range and checks each of its rows above the threshold in the other
+        classes (one index seek each, ≈ PROBE_COST range steps)."""
+        driver, others = self._driver()
+        merge = sum(t.rows for t in self.terms)
+        return driver.rows + PROBE_COST * driver.photos * len(others) < merge
+
+    def ordered(self, offset: int = 0, limit: int = 100) -> Select[Any]:
+        """The matches in the filter's order (the caller adds LIMIT/OFFSET). For "intersect"
+        the statement may carry a `total` column (the count, from the same merge)."""
+        if self.kind == "intersect":
+            return self._intersect_page(offset + limit)
+        return self._order(self.kind, self.branches)
+
+    def _order(self, kind: str, branches: list[Select[Any]]) -> Select[Any]:
+        if kind == "union":
+            q: Any = union(*branches)
+            id_col, taken = literal_column("id"), literal_column("taken_at")
+            dot = literal_column("dot") if self.centre else None
+        else:
+            q = branches[0]
+            cols = {c.name: getattr(c, "element", c) for c in q.selected_columns}
+            id_col, taken, dot = cols["id"], cols["taken_at"], cols.get("dot")
+        return q.order_by(*self._sort_keys(id_col, taken, dot))
+
+    def _sort_keys(self, id_col: Any, taken: Any, dot: Any) -> list[Any]:
+        if self.flt.sort == "nearest":
+            assert dot is not None
+            return [dot.desc().nulls_last(), id_col.desc()]
+        if self.flt.sort == "oldest":
+            return [taken.asc(), id_col.asc()]
+        return [taken.desc(), id_col.desc()]
+
+    def _intersect_page(self, rows_needed: int) -> Select[Any]:
+        """A page of "all of these classes". When the classes are likely to meet often, walk
+        the rarest one in date order and check the others per row (stops after a page);
+        otherwise merge the id lists, sort the result, and count it in the same pass."""
+        driver, others = self._driver()
+        hit_rate = math.prod(min(1.0, t.photos / max(1, self.listed_estimate)) for t in others)
+        if hit_rate > 0 and rows_needed / hit_rate <= PROBES_PER_PAGE:
+            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
+            return self._order("union" if len(branches) > 1 else "probe", branches)
+        merged = self.ids().order_by(literal_column("id"))
+        sub = keep_order(merged, self.dialect).subquery()
+        q = select(sub.c.id, sub.c.taken_at, func.count().over().label("total"))
+        return q.order_by(*self._sort_keys(sub.c.id, sub.c.taken_at, None))
+
+    def fast_count(self, session: Session) -> int | None:
+        """The exact total without scanning the matches, when counts kept at write time give
+        it: every listed photo (count(photo) − unlisted), or one class in one source at a
+        threshold on the 0.01 grid (ClassCount). None otherwise."""
+        flt = self.flt
+        plain = photo_conditions_empty(flt) and flt.start is None and flt.end is None
+        if not plain:
+            return None
+        if self.kind == "photo" and not flt.classes:
+            every = session.scalar(select(func.count()).select_from(Photo)) or 0
+            unlisted = select(func.count()).select_from(Photo).where(Photo.listed == false())
+            return every - (session.scalar(unlisted) or 0)
+        if self.kind == "single" and flt.min_count == 1 and on_grid(flt.min_score):
+            ((label, source),) = self.pairs
+            n = func.coalesce(func.sum(ClassCount.photos), 0)
+            return session.scalar(
+                select(n).where(
+                    ClassCount.label == label,
+                    ClassCount.source == source,
+                    ClassCount.bucket >= grid_bucket(flt.min_score),
+                )
+            )
+        return None
+
+    # --- planning ---
+
+    def _plan(self) -> tuple[str, list[Select[Any]]]:
+        flt, terms = self.flt, self.terms
+        self.pairs = [(t.label, s) for t in terms for s in t.sources]
+        if not flt.classes:
+            return "photo", [self._photo_branch()]
+        if (flt.match == "all" and any(not t.sources for t in terms)) or not self.pairs:
+            return "none", [self._photo_branch(nothing=True)]
+        if self._place_first():
+            return "photo", [self._photo_branch(classes=True)]
+        if flt.match == "all" and len(terms) > 1:
+            plain = not self.photo_conds and self.centre is None
+            if plain and flt.start is None and flt.end is None:
+                # An estimate of the listed photos (ids are dense), to guess how often the
+                # classes meet: one index seek.
+                self.listed_estimate = self.session.scalar(select(func.max(Photo.id))) or 0
+                return "intersect", [self._class_branch(t.label, t.sources) for t in terms]
+            driver = min(terms, key=lambda t: (t.photos, len(t.sources)))
+            others = [t for t in terms if t is not driver]
+            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
+            return ("probe" if len(branches) == 1 else "union"), branches
+        branches = [self._class_branch(label, (s,)) for label, s in self.pairs]
+        return ("single" if len(branches) == 1 else "union"), branches
+
+    def _place_first(self) -> bool:
+        """Drive by the place (the radius's covering index), checking the classes per photo,
+        when fewer photos lie in the circle than have the classes: each class row would cost
+        a photo look-up, each photo in the circle costs one class look-up. Counting the circle
+        reads only the covering index (≈10 ms for 100k photos). With a date range the class
+        index narrows by date as well and stays the driver."""
+        flt = self.flt
+        if flt.radius_km is None or flt.start is not None or flt.end is not None:
+            return False
+        sizes = [t.photos for t in self.terms if t.sources]
+        by_class = min(sizes) if flt.match == "all" else sum(sizes)
+        if by_class <= PLACE_FIRST_ABOVE:
+            return False
+        return (self.session.scalar(_count_of(self._photo_branch())) or 0) < by_class
+
+    def _photo_branch(self, nothing: bool = False, classes: bool = False) -> Select[Any]:
+        """Photos driven by `photo`'s own indexes; with classes=True the class conditions are
+        EXISTS look-ups by the summary's primary key."""
+        q = select(Photo.id.label("id"), Photo.taken_at.label("taken_at"))
+        if self.centre:
+            q = q.add_columns(self._dot().label("dot"))
+        conds = [Photo.listed == true(), *self._date_conds(Photo.taken_at), *self.photo_conds]
+        if classes:
+            conds.append(self._classes_exist(Photo.id))
+        return q.where(*conds, *([false()] if nothing else []))
+
+    def _classes_exist(self, photo_id: Any) -> ColumnElement[bool]:
+        """The filter's class condition for one photo, as EXISTS look-ups by primary key."""
+        flt = self.flt
+
+        def has(term: Term, i: int) -> ColumnElement[bool]:
+            pc = aliased(PhotoClass, name=f"pcx{i}")
+            return or_(
+                *(
+                    exists().where(
+                        pc.label == term.label,
+                        pc.source == s,
+                        pc.photo_id == photo_id,
+                        *score_conds(pc, flt.min_score, flt.min_count),
+                    )
+                    for s in term.sources
+                )
+            )
+
+        checks = [has(t, i) for i, t in enumerate(self.terms) if t.sources]
+        return and_(*checks) if flt.match == "all" else or_(*checks)
+
+    def _class_branch(
+        self, label: str, sources: tuple[str, ...], others: list[Term] | None = None
+    ) -> Select[Any]:
+        """Photos with this class (in these sources), driven by the summary index; `others`
+        are further classes each photo must have (EXISTS by primary key)."""
+        flt = self.flt
+        pc = aliased(PhotoClass, name="pc")
+        q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"))
+        conds = [
+            pc.label == label,
+            pc.source == sources[0] if len(sources) == 1 else pc.source.in_(sources),
+            *score_conds(pc, flt.min_score, flt.min_count),
+            *self._date_conds(pc.taken_at),
+        ]
+        if self.photo_conds or self.centre:
+            q = q.join(Photo, Photo.id == pc.photo_id)
+            conds += self.photo_conds
+        if self.centre:
+            q = q.add_columns(self._dot().label("dot"))
+        for i, term in enumerate(others or []):
+            pc2 = aliased(PhotoClass, name=f"pc{i + 2}")
+            conds.append(
+                exists().where(
+                    pc2.photo_id == pc.photo_id,
+                    pc2.label == term.label,
+                    pc2.source.in_(term.sources),
+                    *score_conds(pc2, flt.min_score, flt.min_count),
+                )
+            )
+        return q.where(*conds)
+
+    def _date_conds(self, col: Any) -> list[ColumnElement[bool]]:
+        """Inclusive local dates: start 00:00 ≤ taken_at < the day after end."""
+        flt, out = self.flt, []
+        if flt.start:
+            out.append(col >= datetime.combine(flt.start, time.min))
+        if flt.end:
+            out.append(col < datetime.combine(flt.end + timedelta(days=1), time.min))
+        return out
+
+    def _photo_conds(self) -> list[ColumnElement[bool]]:
+        """Conditions on `photo` columns other than listed and the date."""
+        flt, out = self.flt, []
+        if not flt.estimated:
+            out.append(Photo.time_estimated == false())
+        if flt.has_gps is True:
+            out.append(Photo.lat.is_not(None))
+        elif flt.has_gps is False:
+            out.append(Photo.lat.is_(None))
+        if flt.camera_make:
+            out.append(Photo.camera_make == flt.camera_make)
+        if flt.camera_model:
+            out.append(Photo.camera_model == flt.camera_model)
+        if flt.folder:
+            out.append(Photo.id.in_(under_folder(flt.folder, self.dialect)))
+        if flt.radius_km is not None:
+            assert flt.lat is not None and flt.lon is not None
+            box = geo.bbox(flt.lat, flt.lon, flt.radius_km)
+            out.append(Photo.lat.between(box.lat_min, box.lat_max))
+            if box.lon_ranges:
+                out.append(or_(*(Photo.lon.between(lo, hi) for lo, hi in box.lon_ranges)))
+            out.append(self._dot() >= geo.min_dot(flt.radius_km))
+        return out
+
+    def _dot(self) -> ColumnElement[float]:
+        """cos(angle) between the photo and the centre: larger is nearer."""
+        assert self.centre is not None
+        cx, cy, cz = self.centre
+        return Photo.geo_x * cx + Photo.geo_y * cy + Photo.geo_z * cz
+
+
+def _count_of(stmt: Select[Any]) -> Select[Any]:
+    return stmt.with_only_columns(func.count(), maintain_column_froms=True)

@@ -1,0 +1,244 @@
+"""Searching a filter: count + one page of ids, every id in order, neighbours, map points, class
+counts, bounds. No Flask.
+
+A PhotoFilter (atw.query.filters) becomes SQL in atw.query.plan; the HTML pages, the JSON API and
+every export call these functions (and atw.query.records for the rows), so what the grid shows,
+what the API returns and what a report contains cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from atw.core import geo
+from atw.core.schema import ClassCount, Photo, PhotoClass
+from atw.query.filters import PhotoFilter, photo_conditions_empty
+from atw.query.plan import Query
+from atw.query.terms import allowed_sources, grid_bucket, on_grid, score_conds
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a search: the total count, and the ids in order (with their distance from
+    the centre in km when sorting by nearest)."""
+
+    total: int
+    page: int
+    per_page: int
+    ids: list[int]
+    distances: list[float | None] | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(session: Session, flt: PhotoFilter, page: int = 1, per_page: int = 100) -> Page:
+    """Count the matching photos and return one page of ids in the filter's order (stable:
+    ties are broken by id)."""
+    q = Query(session, flt)
+    offset = (page - 1) * per_page
+    rows = session.execute(q.ordered(offset, per_page).limit(per_page).offset(offset)).all()
+    ids = [r.id for r in rows]
+    distances = _distances(session, flt, ids) if flt.sort == "nearest" else None
+    if page == 1 and len(ids) < per_page:
+        total = len(ids)  # a first page that is not full holds the whole result
+    elif rows and "total" in rows[0]._fields:
+        total = rows[0].total  # counted by the page's own statement
+    else:
+        fast = q.fast_count(session)
+        total = fast if fast is not None else session.scalar(q.count()) or 0
+    return Page(total=total, page=page, per_page=per_page, ids=ids, distances=distances)
+
+
+def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
+    """[{label, source, photos}] for every class present in the filtered photos, most photos
+    first: each photo counts once per class, when that class alone would select it with the
+    filter's source, min_score and min_count."""
+    t, k = flt.min_score, flt.min_count
+    sources = allowed_sources(flt)
+    unfiltered = not flt.classes and photo_conditions_empty(flt) and not (flt.start or flt.end)
+    if unfiltered and k == 1 and on_grid(t):
+        # Unfiltered: the counts kept at insert time (ClassCount), summed over score buckets.
+        total = func.sum(ClassCount.photos)
+        q = (
+            select(ClassCount.source, ClassCount.label, total.label("photos"))
+            .where(ClassCount.source.in_(sources), ClassCount.bucket >= grid_bucket(t))
+            .group_by(ClassCount.source, ClassCount.label)
+            .having(total > 0)
+        )
+    else:
+        pc = aliased(PhotoClass, name="cc")
+        conds = [pc.source.in_(sources), *score_conds(pc, t, k)]
+        if not unfiltered:
+            ids = Query(session, flt).ids().subquery()
+            conds.append(pc.photo_id.in_(select(ids.c.id)))
+        count = func.count()
+        q = (
+            select(pc.source, pc.label, count.label("photos"))
+            .where(*conds)
+            .group_by(pc.source, pc.label)
+        )
+    rows = session.execute(q).all()
+    out = [{"label": r.label, "source": r.source, "photos": int(r.photos)} for r in rows]
+    out.sort(key=lambda r: (-r["photos"], r["label"], r["source"]))
+    return out
+
+
+def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int | None, int | None]:
+    """The ids just before and just after photo_id in the filter's order (None at an end), for
+    previous/next in the viewer. The photo is placed by its own sort key, so this works even
+    when it does not match the filter itself."""
+    q = Query(session, flt)
+    row = session.execute(
+        select(Photo.taken_at, Photo.geo_x, Photo.geo_y, Photo.geo_z).where(Photo.id == photo_id)
+    ).first()
+    if row is None:
+        return None, None
+    sub = q.ids().subquery()
+    if flt.sort == "nearest":
+        assert q.centre is not None
+        cx, cy, cz = q.centre
+        # The same arithmetic, in the same order, as the SQL: the same double.
+        key = None if row.geo_x is None else row.geo_x * cx + row.geo_y * cy + row.geo_z * cz
+        return _neighbours_by(session, sub, sub.c.dot, key, photo_id, descending=True)
+    return _neighbours_by(
+        session, sub, sub.c.taken_at, row.taken_at, photo_id, descending=flt.sort == "newest"
+    )
+
+
+def _neighbours_by(
+    session: Session, sub: Any, col: Any, key: Any, photo_id: int, descending: bool
+) -> tuple[int | None, int | None]:
+    """Neighbours in the order (col, id), both descending or both ascending; rows with a NULL
+    col come last (after every non-NULL one)."""
+
+    def first(where: Any, *order: Any) -> int | None:
+        return session.scalar(select(sub.c.id).where(where).order_by(*order).limit(1))
+
+    ids = sub.c.id
+    if key is None:  # in the NULL tail, ordered by id alone
+        after = first(
+            and_(col.is_(None), ids < photo_id if descending else ids > photo_id),
+            ids.desc() if descending else ids.asc(),
+        )
+        before = first(
+            and_(col.is_(None), ids > photo_id if descending else ids < photo_id),
+            ids.asc() if descending else ids.desc(),
+        )
+        if before is None:  # the last non-NULL row
+            before = first(
+                col.is_not(None),
+                col.asc() if descending else col.desc(),
+                ids.asc() if descending else ids.desc(),
+            )
+        return before, after
+    if descending:
+        later = and_(col <= key, or_(col < key, ids < photo_id))
+        earlier = and_(col >= key, or_(col > key, ids > photo_id))
+        after = first(later, col.desc(), ids.desc())
+        if after is None:
+            after = first(col.is_(None), ids.desc())
+        return first(earlier, col.asc(), ids.asc()), after
+    later = and_(col >= key, or_(col > key, ids > photo_id))
+    earlier = and_(col <= key, or_(col < key, ids < photo_id))
+    return first(earlier, col.desc(), ids.desc()), first(later, col.asc(), ids.asc())
+
+
+def map_points(session: Session, flt: PhotoFilter, limit: int = 5000) -> dict[str, Any]:
+    """Positions of the filtered photos for a map: {"points": [[id, lat, lon, date], …],
+    "truncated": bool}, at most `limit` of them (a map of more dots is unreadable anyway)."""
+    ids = Query(session, flt).ids().subquery()
+    rows = session.execute(
+        select(Photo.id, Photo.lat, Photo.lon, Photo.taken_at)
+        .join(ids, ids.c.id == Photo.id)
+        .where(Photo.lat.is_not(None))
+        .limit(limit + 1)
+    ).all()
+    points = [
+        [r.id, r.lat, r.lon, r.taken_at.date().isoformat() if r.taken_at else ""]
+        for r in rows[:limit]
+    ]
+    return {"points": points, "truncated": len(rows) > limit}
+
+
+def any_photo(session: Session) -> bool:
+    """True when at least one photo is listed (else the pages explain how to index)."""
+    return session.scalar(select(Photo.id).where(Photo.listed == true()).limit(1)) is not None
+
+
+def cameras(session: Session) -> dict[str, list[str]]:
+    """{"makes": [...], "models": [...]}: the distinct EXIF camera makes and models, sorted,
+    found by one index seek each (the camera index) rather than a scan of every photo."""
+    makes: list[str] = []
+    models: set[str] = set()
+    make = session.scalar(select(func.min(Photo.camera_make)))
+    while make is not None:
+        makes.append(make)
+        first_model = select(func.min(Photo.camera_model)).where(Photo.camera_make == make)
+        model = session.scalar(first_model)
+        while model is not None:
+            models.add(model)
+            model = session.scalar(
+                select(func.min(Photo.camera_model)).where(
+                    Photo.camera_make == make, Photo.camera_model > model
+                )
+            )
+        make = session.scalar(select(func.min(Photo.camera_make)).where(Photo.camera_make > make))
+    return {"makes": makes, "models": sorted(models)}
+
+
+def _distances(session: Session, flt: PhotoFilter, ids: list[int]) -> list[float | None]:
+    """Haversine km from the filter's centre to each photo (None without GPS)."""
+    assert flt.lat is not None and flt.lon is not None
+    pos = {
+        r.id: (r.lat, r.lon)
+        for r in session.execute(select(Photo.id, Photo.lat, Photo.lon).where(Photo.id.in_(ids)))
+    }
+    out: list[float | None] = []
+    for pid in ids:
+        lat, lon = pos.get(pid, (None, None))
+        out.append(None if lat is None else geo.distance_km(flt.lat, flt.lon, lat, lon))
+    return out
+
+
+def iter_ids(session: Session, flt: PhotoFilter, chunk: int = 500) -> Iterator[list[int]]:
+    """The filtered ids in the filter's order, a chunk at a time (for streamed exports): one
+    page statement per chunk, no count, never the whole set in memory."""
+    q = Query(session, flt)
+    offset = 0
+    while True:
+        rows = session.execute(q.ordered(offset, chunk).limit(chunk).offset(offset)).all()
+        if not rows:
+            return
+        yield [r.id for r in rows]
+        if len(rows) < chunk:
+            return
+        offset += chunk
+
+
+def bounds(session: Session, flt: PhotoFilter) -> dict[str, Any]:
+    """Summary figures of the filtered set: first/last capture time and the lat/lon box."""
+    ids = Query(session, flt).ids().subquery()
+    r = session.execute(
+        select(
+            func.min(Photo.taken_at),
+            func.max(Photo.taken_at),
+            func.min(Photo.lat),
+            func.max(Photo.lat),
+            func.min(Photo.lon),
+            func.max(Photo.lon),
+            func.count(Photo.lat),
+        ).join(ids, ids.c.id == Photo.id)
+    ).one()
+    return {
+        "first": r[0],
+        "last": r[1],
+        "lat": (r[2], r[3]) if r[2] is not None else None,
+        "lon": (r[4], r[5]) if r[4] is not None else None,
+        "with_gps": int(r[6]),
+    }

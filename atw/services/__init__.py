@@ -1,0 +1,1 @@
+"""Beside the web app: upload store and worker, upload retention, the on-demand classifier."""

@@ -1,0 +1,1 @@
+"""The web app: factory pieces, security, API keys, forms, the dashboard context and the views."""

@@ -1,0 +1,103 @@
+"""The read-only JSON API: /api/photos (filtered), /api/classes, /api/photos/<id>, attention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+
+from atw.query import filters, records, search
+from atw.web import db
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class BadParam(Exception):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name, self.message = name, message
+
+
+@bp.errorhandler(BadParam)
+def _bad_param(exc: BadParam):  # type: ignore[no-untyped-def]
+    return jsonify(error="Bad Request", parameter=exc.name, message=exc.message, status=400), 400
+
+
+@bp.errorhandler(filters.FilterError)
+def _bad_filter(exc: filters.FilterError):  # type: ignore[no-untyped-def]
+    return _bad_param(BadParam(exc.param, exc.message))
+
+
+def int_arg(name: str, default: int, lo: int, hi: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParam(name, f"{name} must be a whole number, got {raw!r}") from None
+    if value < lo or (hi is not None and value > hi):
+        top = f" and {hi}" if hi is not None else ""
+        raise BadParam(name, f"{name} must be between {lo}{top}, got {value}")
+    return value
+
+
+def with_urls(rec: dict[str, Any]) -> dict[str, Any]:
+    rec["thumbnail_url"] = url_for("media.thumbnail", photo_id=rec["id"])
+    return rec
+
+
+@bp.get("/photos")
+def photos():  # type: ignore[no-untyped-def]
+    """One page of the photos matching the filter parameters (atw.query.filters.parse)."""
+    flt = filters.parse(request.args)
+    per_page = int_arg(
+        "per_page", current_app.config["PER_PAGE"], 1, current_app.config["MAX_PER_PAGE"]
+    )
+    page = int_arg("page", 1, 1)
+    session = db.session()
+    result = search.search(session, flt, page, per_page)
+    recs = records.photo_records(session, result.ids, result.distances)
+    return jsonify(
+        total=result.total,
+        page=page,
+        per_page=per_page,
+        description=filters.describe(flt),
+        photos=[with_urls(r) for r in recs],
+    )
+
+
+@bp.get("/classes")
+def classes():  # type: ignore[no-untyped-def]
+    """[{label, source, photos}] within the filtered photos, most photos first."""
+    return jsonify(search.class_counts(db.session(), filters.parse(request.args)))
+
+
+@bp.get("/map")
+def map_points():  # type: ignore[no-untyped-def]
+    """{"points": [[id, lat, lon, date], …], "truncated"}: where the filtered photos are."""
+    limit = int_arg("limit", 5000, 1, 20000)
+    return jsonify(search.map_points(db.session(), filters.parse(request.args), limit))
+
+
+@bp.get("/photos/<int:photo_id>")
+def photo(photo_id: int):  # type: ignore[no-untyped-def]
+    rec = records.photo_record(db.session(), photo_id)
+    if rec is None:
+        abort(404, description=f"no photo with id {photo_id}")
+    return jsonify(with_urls(rec))
+
+
+@bp.get("/quarantine")
+def quarantine():  # type: ignore[no-untyped-def]
+    return jsonify(records.quarantine(db.session()))
+
+
+@bp.get("/attention")
+def attention():  # type: ignore[no-untyped-def]
+    """{"damaged": [photo…], "quarantined": [file…]}: what needs the user's attention."""
+    found = records.attention(db.session())
+    for rec in found["damaged"]:
+        with_urls(rec)
+        rec["url"] = url_for("pages.photo", photo_id=rec["id"])
+    return jsonify(found)

@@ -1,0 +1,50 @@
+"""HTML pages: the dashboard (filter panel, grid, map), the photo viewer, needs attention."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, url_for
+
+from atw.query import filters, records, search
+from atw.web import dashboard, db
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    return render_template("home.html", **dashboard.context("pages.home"))
+
+
+@bp.get("/photos/<int:photo_id>")
+def photo(photo_id: int):  # type: ignore[no-untyped-def]
+    flt, _form = dashboard.filter_from_request()
+    session = db.session()
+    rec = records.photo_record(session, photo_id)
+    if rec is None:
+        abort(404, description=f"no photo with id {photo_id}")
+    prev_id, next_id = search.neighbours(session, flt, photo_id)
+    args = filters.to_args(flt)
+    near = None
+    if rec["lat"] is not None:
+        near = url_for(
+            "pages.home",
+            lat=f"{rec['lat']:.5f}",
+            lon=f"{rec['lon']:.5f}",
+            radius_km="5",
+            sort="nearest",
+        )
+    return render_template(
+        "photo.html",
+        p=rec,
+        args=args,
+        prev_id=prev_id,
+        next_id=next_id,
+        near=near,
+        description=filters.describe(flt),
+    )
+
+
+@bp.get("/attention")
+def attention():  # type: ignore[no-untyped-def]
+    """Needs attention: damaged photos (with thumbnails) and quarantined files, with reasons."""
+    return render_template("attention.html", found=records.attention(db.session()))
