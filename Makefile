@@ -26,7 +26,7 @@ help:
 	@echo "make test-fast                    the tests without the slow and browser ones"
 	@echo "make index PHOTOS=...             index (incremental) without serving"
 	@echo "make serve                        serve the dashboard (waitress)"
-	@echo "make lint / make format           ruff"
+	@echo "make lint / make format           ruff; lint: also the import contracts and cycle check"
 	@echo "make bench                        run the benchmarks in bench/"
 
 $(BIN)/python:
@@ -71,8 +71,11 @@ test: setup-dev
 test-fast: setup-dev
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
+# ruff, then the import contracts of pyproject.toml and the cycle check (docs/architecture.md).
 lint: setup-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/check_import_cycles.py
 
 format: setup-dev
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

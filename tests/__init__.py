@@ -1,0 +1,1 @@
+"""Tests: pytest modules mirroring the packages, with shared fixtures and real data helpers."""
