@@ -1,4 +1,11 @@
-"""Prints photos/s of a whole index run with labels (per stage), and of the original design."""
+"""Cost per photo per core of atw's labelling pipeline vs the original design, measured in one run.
+
+Both pipelines are loaded once in the same worker processes (one per core, one thread each);
+after loading, every worker alternates rounds of atw photos and original-design photos, so any
+load from elsewhere on the machine falls on both alike. Model building and loading are outside
+the timings. The ratio is original ms per photo / atw ms per photo; --repeat measures it again
+and reports the spread. Then a real index run gives atw's photos/s once its workers are up.
+"""
 
 from __future__ import annotations
 
@@ -6,178 +13,255 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atw import create_app
+from bench.original_design import OriginalDesign
 from bench.phone_photos import ensure_phone_photos
-from pipelines.run import run_index
 
-SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
-
-
-def atw_run(files: list[Path], workers: int) -> None:
-    inst = Path(tempfile.mkdtemp(prefix="atw-bench-"))
-    try:
-        app = create_app(
-            {
-                "INSTANCE_PATH": str(inst),
-                "LABELERS": "imagenet,coco",
-                "IMAGENET_MODEL": os.environ.get("ATW_IMAGENET_MODEL", "mobilenet_v2"),
-                "IMAGENET_WEIGHTS": os.environ.get(
-                    "ATW_IMAGENET_WEIGHTS",
-                    str(SHARED_MODELS / "mobilenet_v2_imagenet_from_tflite.pth"),
-                ),
-                "YOLO_MODEL": os.environ.get(
-                    "ATW_YOLO_MODEL", str(SHARED_MODELS / "yolov8n_int8.onnx")
-                ),
-                "INDEX_WORKERS": workers,
-            }
-        )
-        # Warm-up run on a few other files: worker start-up and the one-off ONNX export.
-        warm = Path(tempfile.mkdtemp(prefix="atw-warm-"))
-        for f in files[:4]:
-            shutil.copy(f, warm / ("w" + f.name))
-        run_index([str(warm)], app.config, progress=False)
-        shutil.rmtree(warm)
-        s = run_index([str(files[0].parent)], app.config, progress=True)
-        n = s.processed
-        print(
-            f"\natw: {n} photos, {workers} workers: {n / s.work_seconds:.1f} photos/s once the "
-            f"workers are up ({s.work_seconds:.1f} s); {n / s.seconds:.1f} photos/s over the "
-            f"whole run ({s.seconds:.1f} s, incl. worker start-up and model loading)"
-        )
-        print("  per photo per core, ms:")
-        for k, v in s.stage_seconds.items():
-            print(f"    {k:<10} {1000 * v / n:6.1f}")
-    finally:
-        shutil.rmtree(inst, ignore_errors=True)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_MODELS = SHARED / "models"
+# atw configurations measured beside the original design: name → YOLO settings on top of the
+# default configuration (the default itself is "atw").
+CONFIGS: dict[str, dict[str, Any]] = {
+    "atw": {},
+    "atw-file": {"YOLO_RUNTIME": "file", "YOLO_RECT": False},  # the shared int8 file as it is
+    "atw-fp32": {"YOLO_RUNTIME": "fp32"},
+    "atw-qdq": {"YOLO_RUNTIME": "qdq"},
+}
 
 
-def _yolov3_like():  # type: ignore[no-untyped-def]
-    """A Darknet-53 backbone with YOLOv3's three heads (random weights): the original design's
-    detector size (~66 GFLOPs at 416 px); speed does not depend on the weights."""
-    from torch import nn
-
-    def conv(ci: int, co: int, k: int, s: int = 1) -> nn.Module:
-        return nn.Sequential(
-            nn.Conv2d(ci, co, k, s, k // 2, bias=False), nn.BatchNorm2d(co), nn.LeakyReLU(0.1)
-        )
-
-    class Res(nn.Module):
-        def __init__(self, c: int) -> None:
-            super().__init__()
-            self.f = nn.Sequential(conv(c, c // 2, 1), conv(c // 2, c, 3))
-
-        def forward(self, x):  # type: ignore[no-untyped-def]
-            return x + self.f(x)
-
-    def stage(ci: int, co: int, n: int) -> nn.Module:
-        return nn.Sequential(conv(ci, co, 3, 2), *[Res(co) for _ in range(n)])
-
-    def head(ci: int, c: int) -> nn.Module:
-        return nn.Sequential(
-            conv(ci, c, 1),
-            conv(c, 2 * c, 3),
-            conv(2 * c, c, 1),
-            conv(c, 2 * c, 3),
-            conv(2 * c, c, 1),
-        )
-
-    class YoloV3(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.s3 = nn.Sequential(
-                conv(3, 32, 3), stage(32, 64, 1), stage(64, 128, 2), stage(128, 256, 8)
-            )
-            self.s4, self.s5 = stage(256, 512, 8), stage(512, 1024, 4)
-            self.h5, self.h4, self.h3 = head(1024, 512), head(768, 256), head(384, 128)
-            self.o5, self.o4, self.o3 = (
-                nn.Sequential(conv(c, 2 * c, 3), nn.Conv2d(2 * c, 255, 1)) for c in (512, 256, 128)
-            )
-            self.u5, self.u4 = conv(512, 256, 1), conv(256, 128, 1)
-            self.up = nn.Upsample(scale_factor=2)
-
-        def forward(self, x):  # type: ignore[no-untyped-def]
-            import torch
-
-            c3 = self.s3(x)
-            c4 = self.s4(c3)
-            c5 = self.s5(c4)
-            p5 = self.h5(c5)
-            p4 = self.h4(torch.cat([self.up(self.u5(p5)), c4], 1))
-            p3 = self.h3(torch.cat([self.up(self.u4(p4)), c3], 1))
-            return self.o5(p5), self.o4(p4), self.o3(p3)
-
-    return YoloV3().eval()
+def base_config(inst: Path, models_dir: Path) -> dict[str, Any]:
+    return {
+        "INSTANCE_PATH": str(inst),
+        "LABELERS": "imagenet,coco",
+        "IMAGENET_MODEL": os.environ.get("ATW_IMAGENET_MODEL", "mobilenet_v2"),
+        "IMAGENET_WEIGHTS": os.environ.get(
+            "ATW_IMAGENET_WEIGHTS", str(SHARED_MODELS / "mobilenet_v2_imagenet_from_tflite.pth")
+        ),
+        "YOLO_MODEL": os.environ.get("ATW_YOLO_MODEL", str(SHARED_MODELS / "yolov8n_int8.onnx")),
+        # calibration photos for the qdq route: not the accuracy sets (coco128, imagenet-samples)
+        "YOLO_CALIBRATION": str(SHARED / "photos" / "exif"),
+        "MODELS_DIR": str(models_dir),
+    }
 
 
-def _original_worker(paths: list[str]) -> tuple[int, dict[str, float]]:
-    """The original project's per-photo work: full decode, VGG16, YOLOv3 @416, full-size thumb."""
+def app_config(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The full configuration atw would run with (defaults, environment, these overrides)."""
+    from atw import create_app
+
+    return dict(create_app(overrides).config)
+
+
+@dataclass
+class Tally:
+    """Summed seconds per stage and photos, for one pipeline in one worker."""
+
+    photos: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stages: dict[str, float]) -> None:
+        self.photos += 1
+        for k, v in stages.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+
+    def merge(self, other: Tally) -> None:
+        self.photos += other.photos
+        for k, v in other.seconds.items():
+            self.seconds[k] = self.seconds.get(k, 0.0) + v
+
+    def ms(self, key: str = "total") -> float:
+        return 1000 * self.seconds.get(key, 0.0) / max(1, self.photos)
+
+
+ATW_STAGES = ("read", "exif", "decode", "thumbnail", "imagenet", "coco")
+
+
+def _measure(job: dict[str, Any]) -> dict[str, Tally]:
+    """One worker process: load everything, then alternate rounds of each pipeline."""
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
-    import torchvision
-    from PIL import Image, ImageOps
 
     torch.set_num_threads(1)
-    vgg = torchvision.models.vgg16(weights=None).eval()
-    yolo = _yolov3_like()
-    tf = torchvision.models.VGG16_Weights.IMAGENET1K_V1.transforms()
-    t: dict[str, float] = {"decode": 0.0, "thumbnail": 0.0, "vgg16": 0.0, "yolov3": 0.0}
-    with torch.inference_mode():
-        for p in paths:
-            t0 = time.perf_counter()
-            img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
-            t1 = time.perf_counter()
-            img.copy().thumbnail((400, 400), Image.Resampling.LANCZOS)
-            t2 = time.perf_counter()
-            vgg(tf(img).unsqueeze(0))
-            t3 = time.perf_counter()
-            x = torchvision.transforms.functional.to_tensor(img.resize((416, 416))).unsqueeze(0)
-            yolo(x)
-            t4 = time.perf_counter()
-            for k, a, b in (
-                ("decode", t0, t1),
-                ("thumbnail", t1, t2),
-                ("vgg16", t2, t3),
-                ("yolov3", t3, t4),
-            ):
-                t[k] += b - a
-    return len(paths), t
+    from pipelines.worker import Task, Worker
+
+    atw = {name: Worker(cfg) for name, cfg in job["atw"].items()}
+    original = OriginalDesign() if job["original"] else None
+    for w in atw.values():  # one photo each: lazy sessions (rectangular sizes) are made now
+        for p in job["warm"]:
+            st = os.stat(p)
+            w(Task(p, str(Path(p).parent), st.st_size, st.st_mtime_ns))
+    if original is not None:
+        original(job["warm"][0])
+    job["barrier"].wait()
+    tallies = {name: Tally() for name in [*atw, "original"]}
+    for rnd in job["rounds"]:
+        for name, w in atw.items():
+            for p in rnd[name]:
+                st = os.stat(p)
+                res = w(Task(p, str(Path(p).parent), st.st_size, st.st_mtime_ns))
+                if res.kind != "photo":
+                    raise RuntimeError(f"{name}: {p}: {res.kind} {res.reason}")
+                stages = {k: res.seconds.get(k, 0.0) for k in ATW_STAGES}
+                tallies[name].add({**stages, "total": sum(stages.values())})
+        if original is not None:
+            for p in rnd["original"]:
+                tallies["original"].add(original(p))
+    return tallies
 
 
-def original_run(files: list[Path], workers: int) -> None:
-    parts = [[str(f) for f in files[i::workers]] for i in range(workers)]
-    start = time.perf_counter()
-    with mp.get_context("spawn").Pool(workers) as pool:
-        results = pool.map(_original_worker, parts)
-    wall = time.perf_counter() - start
-    n = sum(r[0] for r in results)
-    print(
-        f"\noriginal design (full decode, VGG16, YOLOv3-size @416; random weights), {n} photos, "
-        f"{workers} workers: {n / wall:.2f} photos/s (wall {wall:.1f} s incl. model build)"
-    )
-    print("  per photo per core, ms:")
-    for k in results[0][1]:
-        print(f"    {k:<10} {1000 * sum(r[1][k] for r in results) / n:6.1f}")
+def measure(
+    files: list[Path], names: list[str], workers: int, rounds: int, per_round: int, orig: int
+) -> dict[str, Tally]:
+    """Per-pipeline tallies of one interleaved measurement over `workers` processes."""
+    from pipelines.worker import WorkerConfig
+
+    tmp = Path(tempfile.mkdtemp(prefix="atw-lt-"))
+    models_dir = Path(__file__).resolve().parent / "out" / "models"
+    try:
+        cfgs = {}
+        for name in names:
+            config = app_config(base_config(tmp / name, models_dir) | CONFIGS[name])
+            from pipelines.run import resolve_stages, run_index
+
+            empty = tmp / "empty"
+            empty.mkdir(exist_ok=True)
+            run_index([str(empty)], config | {"LABELERS": ""}, progress=False)  # the schema
+            cfgs[name] = WorkerConfig(
+                database_url=config["DATABASE_URL"],
+                thumbs_dir=config["THUMBS_DIR"],
+                thumb_size=int(config["THUMB_SIZE"]),
+                thumb_quality=int(config["THUMB_QUALITY"]),
+                max_pixels=int(config["MAX_IMAGE_PIXELS"]),
+                max_file_bytes=int(config["MAX_FILE_BYTES"]),
+                specs=tuple(resolve_stages(config)),
+                file_time_zone=config["FILE_TIME_ZONE"],
+            )
+        need = per_round * len(names) + orig
+        ctx = mp.get_context("spawn")
+        barrier = ctx.Manager().Barrier(workers)
+        jobs = []
+        for w in range(workers):
+            mine = files[:-4][w::workers]
+            if len(mine) < rounds * need:
+                raise SystemExit(f"not enough photos: {len(mine)} per worker")
+            rounds_w = []
+            for r in range(rounds):
+                chunk = [str(p) for p in mine[r * need : (r + 1) * need]]
+                rnd = {n: chunk[i * per_round : (i + 1) * per_round] for i, n in enumerate(names)}
+                rnd["original"] = chunk[len(names) * per_round :]
+                rounds_w.append(rnd)
+            jobs.append(
+                {
+                    "atw": cfgs,
+                    "original": orig > 0,
+                    "warm": [str(p) for p in files[-4:]],
+                    "rounds": rounds_w,
+                    "barrier": barrier,
+                }
+            )
+        with ctx.Pool(workers) as pool:
+            results = pool.map(_measure, jobs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out: dict[str, Tally] = {}
+    for res in results:
+        for name, t in res.items():
+            out.setdefault(name, Tally()).merge(t)
+    return out
+
+
+def report(tallies: dict[str, Tally], workers: int) -> dict[str, float]:
+    orig = tallies.get("original")
+    ratios = {}
+    for name, t in tallies.items():
+        stages = ATW_STAGES if name != "original" else OriginalDesign.STAGES
+        parts = ", ".join(f"{k} {t.ms(k):.1f}" for k in stages)
+        line = f"  {name:<9} {t.ms():7.1f} ms per photo per core ({t.photos} photos: {parts})"
+        line += f"; {1000 * workers / t.ms():.1f} photos/s on {workers} workers"
+        if orig is not None and orig.photos and name != "original":
+            ratios[name] = orig.ms() / t.ms()
+            line += f"; original/{name} = {ratios[name]:.1f}x"
+        print(line)
+    return ratios
+
+
+def index_run(files: list[Path], workers: int, name: str) -> None:
+    """A real index run (scan, workers, thumbnails, SQLite) of the photos: photos/s once the
+    workers are up, and over the whole run."""
+    from pipelines.run import run_index
+
+    tmp = Path(tempfile.mkdtemp(prefix="atw-run-"))
+    models_dir = Path(__file__).resolve().parent / "out" / "models"
+    try:
+        folder = tmp / "photos"
+        folder.mkdir()
+        for f in files:
+            os.link(f, folder / f.name) if _same_fs(f, folder) else shutil.copy(f, folder)
+        config = app_config(
+            base_config(tmp / "inst", models_dir) | CONFIGS[name] | {"INDEX_WORKERS": workers}
+        )
+        s = run_index([str(folder)], config, progress=False)
+        n = s.processed
+        print(
+            f"  {name}: index run of {n} photos, {workers} workers: {n / s.work_seconds:.1f} "
+            f"photos/s once the workers are up ({s.work_seconds:.1f} s); {n / s.seconds:.1f} "
+            f"photos/s over the whole run ({s.seconds:.1f} s, incl. start-up and model loading)"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    return a.stat().st_dev == b.stat().st_dev
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("-n", type=int, default=200, help="photos for the atw run")
-    ap.add_argument("--original", type=int, default=16, help="photos for the original design")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--configs", default="atw,atw-file", help=f"of {', '.join(CONFIGS)}")
+    ap.add_argument("--rounds", type=int, default=4, help="alternations per measurement")
+    ap.add_argument("--per-round", type=int, default=12, help="atw photos per worker per round")
+    ap.add_argument("--original", type=int, default=2, help="original photos per worker/round")
+    ap.add_argument("--repeat", type=int, default=2, help="measurements (the spread is shown)")
+    ap.add_argument("-n", type=int, default=200, help="photos for the index run (0 = none)")
     args = ap.parse_args()
-    files = ensure_phone_photos(args.n)
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = set(names) - set(CONFIGS)
+    if unknown:
+        raise SystemExit(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
+    # Every photo of a measurement is distinct (a thumbnail already made would be skipped);
+    # the last four (one of each size) only warm the workers up.
+    per_worker = args.rounds * (args.per_round * len(names) + args.original)
+    files = ensure_phone_photos(max(args.n, per_worker * args.workers + 4))
     mb = sum(f.stat().st_size for f in files) / len(files) / 1e6
-    print(f"phone-size JPEGs, 9–12 MP, {mb:.1f} MB average; detector at 640 px")
-    atw_run(files, args.workers)
-    if args.original:
-        original_run(files[: args.original], args.workers)
+    print(f"phone-size JPEGs, 9–12 MP, {mb:.1f} MB average; {args.workers} workers, 1 thread each")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    runs: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(args.repeat):
+        t0 = time.perf_counter()
+        tallies = measure(files, names, args.workers, args.rounds, args.per_round, args.original)
+        print(
+            f"measurement {i + 1} ({time.perf_counter() - t0:.0f} s, load average "
+            f"{os.getloadavg()[0]:.2f}); ms per photo per core, models loaded:"
+        )
+        for name, r in report(tallies, args.workers).items():
+            runs[name].append(r)
+    if args.original and args.repeat > 1:
+        for name, rs in runs.items():
+            print(
+                f"original/{name}: median {statistics.median(rs):.1f}x, "
+                f"spread {min(rs):.1f}–{max(rs):.1f}x over {len(rs)} measurements"
+            )
+    if args.n:
+        index_run(files[: args.n], args.workers, names[0])
 
 
 if __name__ == "__main__":

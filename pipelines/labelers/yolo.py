@@ -42,13 +42,14 @@ def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, Le
     r = min(in_w / w, in_h / h)
     nw, nh = max(1, round(w * r)), max(1, round(h * r))
     left, top = round((in_w - nw) / 2 - 0.1), round((in_h - nh) / 2 - 0.1)
-    canvas = Image.new("RGB", (in_w, in_h), (PAD_VALUE,) * 3)
     resized = image.convert("RGB")
     if (nw, nh) != (w, h):
         resized = resized.resize((nw, nh), Image.Resampling.BILINEAR)
-    canvas.paste(resized, (left, top))
-    x = np.asarray(canvas, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
-    return np.ascontiguousarray(x), Letterbox(w, h, nw, nh, left, top)
+    # One pass from the resized pixels into the padded float input (no canvas image).
+    x = np.full((1, 3, in_h, in_w), np.float32(PAD_VALUE / 255.0), np.float32)
+    pixels = np.asarray(resized).transpose(2, 0, 1)
+    np.multiply(pixels, np.float32(1 / 255.0), out=x[0, :, top : top + nh, left : left + nw])
+    return x, Letterbox(w, h, nw, nh, left, top)
 
 
 def unletterbox(boxes: np.ndarray, lb: Letterbox) -> np.ndarray:

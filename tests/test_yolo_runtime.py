@@ -1,0 +1,237 @@
+"""YOLO runtimes: recovered float graph, rectangular inputs, OpenVINO, static int8, provenance."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipelines.labelers import registry, yolo, yolo_graphs
+from pipelines.labelers.base import Box
+from tests.conftest import (
+    COCO_DIR,
+    EXIF_DIR,
+    IMAGENET_DIR,
+    MODEL_CONFIG,
+    MODELS,
+    index,
+    need_shared,
+)
+
+YOLO_FILE = MODELS / "yolov8n_int8.onnx"
+COCO_IMAGES = COCO_DIR / "images" / "train2017"
+# Everyday photos of the EXIF set (not an accuracy set) with objects in them.
+PHOTOS = [
+    COCO_IMAGES / "000000000009.jpg",  # bowls, broccoli
+    COCO_IMAGES / "000000000025.jpg",  # giraffes
+    COCO_IMAGES / "000000000036.jpg",  # person, umbrella
+    COCO_IMAGES / "000000000061.jpg",  # people, elephants
+    EXIF_DIR / "boy1.jpg",
+    EXIF_DIR / "newyear_london.jpg",
+    EXIF_DIR / "bird.jpg",
+    EXIF_DIR / "ship.jpg",
+]
+
+
+@pytest.fixture
+def shared() -> None:
+    need_shared(YOLO_FILE, *PHOTOS)
+
+
+def upright(path: Path) -> Image.Image:
+    with Image.open(path) as im:
+        im.draft("RGB", (1280, 1280))
+        return ImageOps.exif_transpose(im).convert("RGB")
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def twins(a: list[Box], b: list[Box], strong: float = 0.4, weak: float = 0.2) -> list[str]:
+    """Boxes of a scoring ≥ strong with no same-class box in b (score ≥ weak) at IoU ≥ 0.8."""
+    return [
+        f"{d.label} {d.score:.2f}"
+        for d in a
+        if d.score >= strong
+        and not any(e.label == d.label and e.score >= weak and iou(d.box, e.box) >= 0.8 for e in b)
+    ]
+
+
+def agreement(one, other) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
+    """Over PHOTOS: how many boxes of either labeler score ≥ 0.4, and those without a twin in
+    the other (≥ 0.7 must all have one; a few weaker ones may cross the score floor)."""
+    count, missing = 0, []
+    for path in PHOTOS:
+        image = upright(path)
+        a, b = one(image), other(image)
+        count += sum(d.score >= 0.4 for d in a + b)
+        missing += [f"{path.name}: {m}" for m in twins(a, b) + twins(b, a)]
+        assert not twins(a, b, strong=0.7) and not twins(b, a, strong=0.7), path.name
+    return count, missing
+
+
+def labeler(**config: object):  # type: ignore[no-untyped-def]
+    return registry.load(registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), **config})[0])
+
+
+@pytest.mark.usefixtures("shared")
+def test_recovered_float_weights_are_the_int8_values_and_detect_the_same() -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    int8 = onnx.load(str(YOLO_FILE))
+    fp32 = yolo_graphs.dequantize(int8)
+    ops = {n.op_type for n in fp32.graph.node}
+    assert "ConvInteger" not in ops and "DynamicQuantizeLinear" not in ops
+    assert sum(n.op_type == "Conv" for n in fp32.graph.node) == 64
+    # The first convolution's float weights are exactly (Wq - zero point) × scale.
+    q = {i.name: numpy_helper.to_array(i) for i in int8.graph.initializer}
+    f = {i.name: numpy_helper.to_array(i) for i in fp32.graph.initializer}
+    first = next(n for n in fp32.graph.node if n.op_type == "Conv")
+    want = (
+        q["model.0.conv.weight_quantized"].astype(np.float32)
+        - q["model.0.conv.weight_zero_point"].astype(np.float32)
+    ) * q["model.0.conv.weight_scale"]
+    np.testing.assert_array_equal(f[first.input[1]], want)
+    np.testing.assert_array_equal(f[first.input[2]], q["model.0.conv.bias"])
+
+    file, flt = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="fp32", YOLO_RECT=False)
+    assert (file.runtime, flt.runtime) == ("file", "fp32")
+    count, missing = agreement(file, flt)
+    assert count >= 20 and not missing, missing  # float = int8 weights: the very same objects
+
+
+@pytest.mark.usefixtures("shared")
+def test_square_specialisation_is_the_same_graph_and_rect_finds_the_same_objects() -> None:
+    import onnx
+    import onnxruntime as ort
+
+    fp32 = yolo_graphs.dequantize(onnx.load(str(YOLO_FILE)))
+    same = yolo_graphs.specialise(fp32, 640, 640)
+    x, _ = yolo.letterbox(upright(PHOTOS[1]), (640, 640))
+
+    def run(model: object) -> np.ndarray:
+        session = ort.InferenceSession(model.SerializeToString())  # type: ignore[attr-defined]
+        return session.run(None, {"images": x})[0]
+
+    np.testing.assert_array_equal(run(same), run(fp32))
+    wide = yolo_graphs.specialise(fp32, 640, 480)
+    assert [d.dim_value for d in wide.graph.output[0].type.tensor_type.shape.dim] == [
+        1,
+        84,
+        80 * 60 + 40 * 30 + 20 * 15,
+    ]
+    with pytest.raises(ValueError, match="multiple of 32"):
+        yolo_graphs.specialise(fp32, 640, 470)
+
+    square = labeler(YOLO_RUNTIME="fp32", YOLO_RECT=False)
+    rect = labeler(YOLO_RUNTIME="fp32", YOLO_RECT=True)
+    count, missing = agreement(square, rect)  # less grey padding: a little other context
+    assert count >= 20 and len(missing) <= count // 10, missing
+    sizes = {rect.input_size(upright(path).size) for path in PHOTOS}
+    assert (640, 480) in sizes and rect.rect  # 4:3 photos ran on the rectangular graph
+    assert yolo.rect_size((4000, 3000), (640, 640), 32) == (640, 480)
+    assert yolo.rect_size((3024, 4032), (640, 640), 32) == (480, 640)
+    assert yolo.rect_size((4032, 2268), (640, 640), 32) == (640, 384)
+
+
+@pytest.mark.usefixtures("shared")
+def test_openvino_runtime_finds_what_the_int8_file_finds() -> None:
+    file, ov = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="openvino")
+    assert ov.runtime == "openvino" and ov.rect
+    for stem, want in [("000000000009", {"bowl", "broccoli"}), ("000000000025", {"giraffe"})]:
+        assert want <= {
+            b.label for b in ov(upright(COCO_IMAGES / f"{stem}.jpg")) if b.score >= 0.25
+        }
+    count, missing = agreement(file, ov)
+    assert count >= 20 and len(missing) <= count // 10, missing
+
+
+def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
+    need_shared(YOLO_FILE)
+    sha = registry.sha256(YOLO_FILE)[:12]
+    ids = {}
+    for runtime in ("file", "fp32", "openvino"):
+        for rect in (False, True):
+            (spec,) = registry.resolve(
+                ["coco"],
+                {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": runtime, "YOLO_RECT": rect},
+            )
+            assert spec.options["runtime"] == runtime
+            ids[runtime, rect] = spec.weights_id
+    assert ids["file", False] == ids["file", True] == sha  # the file as it is: square only
+    assert ids["fp32", False] == f"{sha}+fp32" and ids["fp32", True] == f"{sha}+fp32+rect"
+    assert ids["openvino", True] in (f"{sha}+ov-bf16+rect", f"{sha}+ov-f32+rect")
+    assert len(set(ids.values())) == 5
+    (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
+    assert auto.weights_id == ids["openvino", True]
+    with pytest.raises(ValueError, match="YOLO_RUNTIME must be one of"):
+        registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": "gpu"})
+    with pytest.raises(ValueError, match="YOLO_CALIBRATION"):
+        registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": "qdq"})
+
+
+@pytest.mark.slow
+def test_static_int8_is_calibrated_once_on_other_photos_and_cached(tmp_path: Path) -> None:
+    need_shared(YOLO_FILE, EXIF_DIR)
+    config = {
+        "YOLO_MODEL": str(YOLO_FILE),
+        "YOLO_RUNTIME": "qdq",
+        "YOLO_CALIBRATION": str(EXIF_DIR),
+        "MODELS_DIR": str(tmp_path / "models"),
+    }
+    (spec,) = registry.resolve(["coco"], config)
+    (cached,) = (tmp_path / "models" / "cache").glob("yolo-yolov8n_int8-*.onnx")
+    assert spec.options["qdq_path"] == str(cached)
+    assert spec.weights_id.startswith(registry.sha256(YOLO_FILE)[:12] + "+qdq-")
+    stamp = cached.stat().st_mtime_ns
+    (again,) = registry.resolve(["coco"], config)  # found in the cache, not built again
+    assert again.weights_id == spec.weights_id and cached.stat().st_mtime_ns == stamp
+    qdq = registry.load(spec)
+    ops = {n.op_type for n in qdq._graph.graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    found = {b.label for b in qdq(upright(COCO_IMAGES / "000000000025.jpg")) if b.score >= 0.25}
+    assert "giraffe" in found
+
+
+@pytest.mark.slow
+def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    need_shared(*PHOTOS[:3], IMAGENET_DIR)
+    from atw.core.engine import make_engine
+    from atw.core.schema import Detection, Label, StageDone
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    for src in PHOTOS[:3]:
+        shutil.copy(src, root / src.name)
+    old = make_app(**{**MODEL_CONFIG, "YOLO_RUNTIME": "file"})
+    assert index(old, root).indexed == 3
+
+    def rows(app) -> tuple[set[str], set[str], list[tuple[int, str]], set[str]]:  # type: ignore[no-untyped-def]
+        with Session(make_engine(app.config["DATABASE_URL"])) as s:
+            det = set(s.scalars(select(Detection.weights_id)))
+            lab = set(s.scalars(select(Label.weights_id)))
+            labels = sorted(s.execute(select(Label.photo_id, Label.label)).tuples())
+            done = set(s.scalars(select(StageDone.weights_id).where(StageDone.stage == "coco")))
+        return det, lab, labels, done
+
+    det, lab, labels, done = rows(old)
+    sha = registry.sha256(YOLO_FILE)[:12]
+    assert det == done == {sha}
+    new = make_app(**{**MODEL_CONFIG, "YOLO_RUNTIME": "fp32"})  # the same instance folder
+    second = index(new, root)
+    assert (second.relabelled, second.indexed) == (3, 0)
+    det2, lab2, labels2, done2 = rows(new)
+    assert det2 == done2 == {f"{sha}+fp32+rect"}
+    assert (lab2, labels2) == (lab, labels)  # the classifier's labels are untouched
+    assert index(new, root).processed == 0  # up to date now
