@@ -190,9 +190,9 @@ def test_coco_resolution_yolo_then_fallback(tmp_path: Path, offline: Path) -> No
     explicit = touch(tmp_path / "elsewhere" / "custom.onnx", b"custom")
     (spec,) = registry.resolve(["coco"], config | {"YOLO_MODEL": str(explicit)})
     assert (spec.model, spec.weights_path) == ("custom", str(explicit))
-    # The runtime (auto: OpenVINO or float onnxruntime, rectangular) follows the file's hash.
+    # The runtime (auto: OpenVINO or float onnxruntime) follows the file's hash.
     assert spec.weights_id.split("+")[0] == registry.sha256(explicit)[:12]
-    assert spec.weights_id.endswith("+rect") and spec.options["runtime"] in ("openvino", "fp32")
+    assert spec.options["runtime"] in ("openvino", "fp32") and "+rect" not in spec.weights_id
     (spec,) = registry.resolve(
         ["coco"], config | {"YOLO_MODEL": str(explicit), "YOLO_RUNTIME": "file"}
     )

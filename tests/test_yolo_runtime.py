@@ -148,7 +148,7 @@ def test_square_specialisation_is_the_same_graph_and_rect_finds_the_same_objects
 @pytest.mark.usefixtures("shared")
 def test_openvino_runtime_finds_what_the_int8_file_finds() -> None:
     file, ov = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="openvino")
-    assert ov.runtime == "openvino" and ov.rect
+    assert ov.runtime == "openvino" and not ov.rect  # square: the default
     for stem, want in [("000000000009", {"bowl", "broccoli"}), ("000000000025", {"giraffe"})]:
         assert want <= {
             b.label for b in ov(upright(COCO_IMAGES / f"{stem}.jpg")) if b.score >= 0.25
@@ -174,7 +174,7 @@ def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
     assert ids["openvino", True] in (f"{sha}+ov-bf16+rect", f"{sha}+ov-f32+rect")
     assert len(set(ids.values())) == 5
     (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
-    assert auto.weights_id == ids["openvino", True]
+    assert auto.weights_id == ids["openvino", False]
     with pytest.raises(ValueError, match="YOLO_RUNTIME must be one of"):
         registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": "gpu"})
     with pytest.raises(ValueError, match="YOLO_CALIBRATION"):
@@ -232,6 +232,6 @@ def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path)
     second = index(new, root)
     assert (second.relabelled, second.indexed) == (3, 0)
     det2, lab2, labels2, done2 = rows(new)
-    assert det2 == done2 == {f"{sha}+fp32+rect"}
+    assert det2 == done2 == {f"{sha}+fp32"}
     assert (lab2, labels2) == (lab, labels)  # the classifier's labels are untouched
     assert index(new, root).processed == 0  # up to date now

@@ -50,8 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # where the processor has it). Stored with every box: changing it relabels.
     "YOLO_RUNTIME": "auto",
     # Letterbox a photo to the smallest stride multiple that holds it (640×480 for 4:3) rather
-    # than the full 640×640 square (not with YOLO_RUNTIME=file). Changing it relabels.
-    "YOLO_RECT": True,
+    # than the full 640×640 square: ~20 % less detector work (not with YOLO_RUNTIME=file).
+    # Off by default: see README, "Detector runtimes". Changing it relabels.
+    "YOLO_RECT": False,
     # A folder of everyday photos (not your test photos) that calibrates YOLO_RUNTIME=qdq
     "YOLO_CALIBRATION": "",
     # torchvision COCO detector used when no YOLO file is found

@@ -268,7 +268,7 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
         )
     if runtime == "auto":
         runtime = "openvino" if yolo_engines.openvino_available() else "fp32"
-    rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
+    rect = _flag(config, "YOLO_RECT", False) and runtime != "file"
     options: dict[str, Any] = {"runtime": runtime, "rect": rect}
     wid = weights_id(path)
     if runtime == "openvino":
