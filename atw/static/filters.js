@@ -1,5 +1,5 @@
-/* atw: the dashboard's small front end (class picker, confidence slider, photo viewer; the maps are in map.js).
-   No inline scripts: each page names itself on this script's tag (data-page). */
+/* atw: the filter panel (confidence slider, empty fields left out of the URL, class autocomplete).
+   No inline scripts: the classes URL is on this script's tag (data-classes-url). */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -58,30 +58,5 @@
     });
   }
 
-  function initViewer() {
-    var img = $("photo");
-    if (img) {
-      img.addEventListener("error", function once() {
-        img.removeEventListener("error", once);
-        img.src = img.dataset.fallback;
-      });
-    }
-    Array.prototype.forEach.call(document.querySelectorAll(".box-label"), function (s) {
-      s.style.left = (100 * Number(s.dataset.x)) + "%";
-      s.style.top = (100 * Number(s.dataset.y)) + "%";
-    });
-    var toggle = $("toggle-boxes"), stage = $("stage");
-    if (toggle && stage) {
-      toggle.addEventListener("change", function () { stage.classList.toggle("hide-boxes", !toggle.checked); });
-    }
-    document.addEventListener("keydown", function (e) {
-      if (e.target.tagName === "INPUT") return;
-      var a = e.key === "ArrowLeft" ? $("prev") : e.key === "ArrowRight" ? $("next") : null;
-      if (a) window.location = a.href;
-    });
-  }
-
-  var page = me && me.dataset.page;
-  if (page === "home") initFilters(me.dataset.classesUrl);
-  if (page === "photo") initViewer();
+  initFilters(me.dataset.classesUrl);
 })();
