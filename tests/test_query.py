@@ -33,6 +33,8 @@ R_KM = 6371.0088  # the haversine package's mean Earth radius
 
 
 def haversine(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The great-circle distance, written out here on purpose: an independent reference for
+    atw.core.geo (which calls the `haversine` package) and for the SQL radius test."""
     (la1, lo1), (la2, lo2) = (map(math.radians, a)), (map(math.radians, b))
     h = (
         math.sin((la2 - la1) / 2) ** 2

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# The mean Earth radius (IUGG), the one the `haversine` package uses.
-EARTH_RADIUS_KM = 6371.0088
+from haversine import Unit, haversine
+from haversine.haversine import get_avg_earth_radius
+
+# The mean Earth radius (IUGG, 6371.0088 km), taken from the `haversine` package so that the
+# radius search (unit vectors, boxes) and the distances it reports use one sphere.
+EARTH_RADIUS_KM = get_avg_earth_radius(Unit.KILOMETERS)
 # Widen bounding boxes by this much (degrees, ~1 cm) so float rounding never cuts a point off;
 # the exact test decides.
 _BOX_MARGIN_DEG = 1e-7
@@ -32,11 +36,9 @@ def min_dot(radius_km: float) -> float:
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance by the haversine formula (same radius as the haversine package)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in km between two positions in degrees (the `haversine` package;
+    a latitude beyond ±90 or a longitude beyond ±180 is a ValueError)."""
+    return haversine((lat1, lon1), (lat2, lon2), unit=Unit.KILOMETERS)
 
 
 @dataclass(frozen=True)

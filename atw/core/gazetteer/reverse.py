@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from haversine import haversine_vector
+
+from atw.core.geo import distance_km
 
 from .countries import CountryIndex
 from .sources import PlaceTable, zone_countries
 
-# The mean Earth radius (IUGG), the one the `haversine` package uses.
-EARTH_RADIUS_KM = 6371.0088
 ANTARCTIC_LATITUDE = -60.0
 # Zones whose polygon holds places GeoNames files under two countries (found by `census()` over
 # all 155,000 places; tests/test_gazetteer.py re-runs it so a data upgrade cannot add one
@@ -79,10 +80,6 @@ def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     la, lo = np.radians(lat), np.radians(lon)
     c = np.cos(la)
     return np.column_stack((c * np.cos(lo), c * np.sin(lo), np.sin(la)))
-
-
-def chord_to_km(chord: np.ndarray) -> np.ndarray:
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2.0))
 
 
 def is_ocean_zone(zone: str) -> bool:
@@ -144,7 +141,10 @@ class ReverseGeocoder:
                     d, j = entry[0].query(point, k=1)
                     if d < best_d:
                         best, best_d = int(j if entry[1] is None else entry[1][j]), float(d)
-            km = float(chord_to_km(np.float64(best_d))) if best >= 0 else math.nan
+            km = math.nan
+            if best >= 0:
+                p = self._places
+                km = distance_km(key[0], key[1], float(p.lat[best]), float(p.lon[best]))
             place = self._place(zone, best, km, key[0])
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
@@ -211,10 +211,19 @@ class ReverseGeocoder:
             zones.append(zone)
             groups[self._candidate_countries(zone, lat[i])].append(i)
         nearest = np.full(len(keys), -1, dtype=np.int64)
-        dist = np.full(len(keys), np.nan)
         for codes, rows in groups.items():
             r = np.asarray(rows, dtype=np.int64)
-            nearest[r], dist[r] = self._nearest(codes, xyz[r])
+            nearest[r] = self._nearest(codes, xyz[r])
+        # The k-d trees only choose; the distance is the haversine package's, vectorised over
+        # the batch (1.6 ms per 10,000 positions here, beside the trees' queries).
+        dist = np.full(len(keys), np.nan)
+        found = nearest >= 0
+        if found.any():
+            to = nearest[found]
+            dist[found] = haversine_vector(
+                np.column_stack((lat[found], lon[found])),
+                np.column_stack((self._places.lat[to], self._places.lon[to])),
+            )
         return [
             self._place(zones[i], int(nearest[i]), float(dist[i]), lat[i]) for i in range(len(keys))
         ]
@@ -231,8 +240,8 @@ class ReverseGeocoder:
         code = self._zone_country.get(zone)
         return (code,) if code else ("",)
 
-    def _nearest(self, codes: tuple[str, ...], xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index of the nearest place (−1 if none) and its distance in km, among `codes`' places."""
+    def _nearest(self, codes: tuple[str, ...], xyz: np.ndarray) -> np.ndarray:
+        """Index of the nearest place (−1 if none) among `codes`' places."""
         best = np.full(len(xyz), -1, dtype=np.int64)
         best_d = np.full(len(xyz), np.inf)
         trees = [(self._all_tree, None)] if not codes else [self._trees.get(c) for c in codes]
@@ -244,10 +253,7 @@ class ReverseGeocoder:
             j = j if ids is None else ids[j]
             closer = d < best_d
             best[closer], best_d[closer] = j[closer], d[closer]
-        km = np.where(
-            np.isfinite(best_d), chord_to_km(np.where(np.isfinite(best_d), best_d, 0)), np.nan
-        )
-        return best, km
+        return best
 
     def _place(self, zone: str | None, idx: int, km: float, lat: float) -> Place:
         p = self._places
