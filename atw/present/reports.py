@@ -113,6 +113,7 @@ def build_report(
         thumb_px=thumb_px,
         plotly_js=plotly_js().read_text(encoding="utf-8").replace("</script", "<\\/script"),
         land=worldmap.land_path(),
+        coast=worldmap.coast_path(),
         map_w=worldmap.WIDTH,
         map_h=worldmap.HEIGHT,
         dots=dots,

@@ -1,15 +1,19 @@
-"""An offline world outline as an SVG path, for the report's map.
+"""An offline world outline as SVG paths, for the report's map.
 
-Equirectangular, from the vendored world-atlas land-110m TopoJSON (Natural Earth data; the
-package is ISC-licensed: atw/static/vendor/world-atlas/LICENSE)."""
+Equirectangular, from the vendored Natural Earth 1:110m land (world-atlas, ISC-licensed:
+atw/static/vendor/world-atlas/LICENSE) as GeoJSON already cut at the antimeridian
+(land-110m.geojson, written by scripts/world_geojson.py; the dashboard's map draws the same file),
+so no ring crosses the map from one edge to the other."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-LAND = Path(__file__).parents[1] / "static" / "vendor" / "world-atlas" / "land-110m.json"
+LAND = Path(__file__).parents[1] / "static" / "vendor" / "world-atlas" / "land-110m.geojson"
 WIDTH, HEIGHT = 720, 360  # one unit per half degree
 
 
@@ -19,33 +23,30 @@ def xy(lat: float, lon: float) -> tuple[float, float]:
 
 
 @lru_cache(maxsize=1)
-def land_path() -> str:
-    """The "d" attribute of one SVG path drawing every land polygon."""
-    topo = json.loads(LAND.read_text())
-    (sx, sy), (tx, ty) = topo["transform"]["scale"], topo["transform"]["translate"]
-    arcs = []
-    for arc in topo["arcs"]:  # delta-encoded, quantised positions
-        x = y = 0
-        pts = []
-        for dx, dy in arc:
-            x, y = x + dx, y + dy
-            pts.append(xy(y * sy + ty, x * sx + tx))
-        arcs.append(pts)
+def _features() -> dict[str, Any]:
+    data = json.loads(LAND.read_text())
+    return {f["id"]: f["geometry"] for f in data["features"]}
 
-    def ring(indexes: list[int]) -> list[tuple[float, float]]:
-        out: list[tuple[float, float]] = []
-        for i in indexes:
-            pts = arcs[i] if i >= 0 else list(reversed(arcs[~i]))
-            out.extend(pts[1:] if out else pts)
-        return out
 
+def _path(lines: Iterable[list[list[float]]], close: bool) -> str:
     parts = []
-    for geom in topo["objects"]["land"]["geometries"]:
-        polys = geom["arcs"] if geom["type"] == "MultiPolygon" else [geom["arcs"]]
-        for poly in polys:
-            for r in poly:
-                pts = ring(r)
-                parts.append(
-                    "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + "Z" if pts else ""
-                )
+    for line in lines:
+        pts = [xy(lat, lon) for lon, lat in line]
+        if len(pts) > 1:
+            d = "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            parts.append(d + "Z" if close else d)
     return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def land_path() -> str:
+    """The "d" attribute of one SVG path filling every land polygon (no stroke: its rings
+    include the cut edges along ±180° and the south pole)."""
+    polygons = _features()["land"]["coordinates"]
+    return _path((ring for poly in polygons for ring in poly), close=True)
+
+
+@lru_cache(maxsize=1)
+def coast_path() -> str:
+    """The "d" attribute of the coastlines to stroke: the land's rings without the cut edges."""
+    return _path(_features()["coast"]["coordinates"], close=False)
