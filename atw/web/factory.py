@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Config, Flask, current_app
 
 from atw.core import settings as cfg
 from atw.web import apikeys, db, errors, security, views
@@ -28,8 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.config.from_mapping(cfg.DEFAULTS)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_mapping(cfg.from_environ(os.environ))
+    _declared_layers(app)
     if test_config:
         app.config.from_mapping(test_config)
     cfg.finish(app.config, app.instance_path)
@@ -41,6 +40,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     views.init_app(app)
     errors.init_app(app)
     return app
+
+
+def _declared_layers(app: Flask) -> None:
+    """instance/config.py, then the ATW_* environment, each checked against the declared
+    settings (atw.core.settings): a malformed value stops start-up naming it and why."""
+    from_file = Config(app.config.root_path)
+    from_file.from_pyfile("config.py", silent=True)
+    try:
+        path = str(Path(app.config.root_path) / "config.py")
+        file_values = cfg.check_file(from_file, path, passthrough=app.default_config)
+        env_values = cfg.from_environ(os.environ)
+    except cfg.SettingsError as exc:
+        raise SystemExit(f"atw: malformed settings:\n{exc}") from None
+    app.config.update(file_values)
+    app.config.update(env_values)
 
 
 def _uploads(app: Flask) -> None:
