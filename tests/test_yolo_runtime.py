@@ -221,7 +221,7 @@ def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path)
         with Session(make_engine(app.config["DATABASE_URL"])) as s:
             det = set(s.scalars(select(Detection.weights_id)))
             lab = set(s.scalars(select(Label.weights_id)))
-            labels = sorted(s.execute(select(Label.photo_id, Label.label)).tuples())
+            labels = sorted(tuple(r) for r in s.execute(select(Label.photo_id, Label.label)))
             done = set(s.scalars(select(StageDone.weights_id).where(StageDone.stage == "coco")))
         return det, lab, labels, done
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -154,17 +156,18 @@ def build_qdq(
         import onnx
 
         onnx.save(fp32, src)
-        quantize_static(
-            str(src),
-            str(dst),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.Percentile,
-            nodes_to_exclude=head,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # its calibration progress prints
+            quantize_static(
+                str(src),
+                str(dst),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.Percentile,
+                nodes_to_exclude=head,
+            )
         data = dst.read_bytes()
     digest = hashlib.sha256(data).hexdigest()[:8]
     if path is None:
