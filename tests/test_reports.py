@@ -107,7 +107,7 @@ def test_exports_stream_in_chunks_and_drop_gps_when_private(rworld):
     assert "lat" not in header and "lon" not in header
     data = json.loads(rworld.test_client().get("/export.json?privacy=1").get_data(as_text=True))
     assert all("lat" not in p and "camera_make" not in p for p in data["photos"])
-    r = rworld.test_client().get("/export.json?radius_km=5")
+    r = rworld.test_client().get("/export.json?radius_km=5", headers={"Accept": "application/json"})
     assert r.status_code == 400 and r.get_json()["parameter"] == "radius_km"
 
 

@@ -1,4 +1,5 @@
-"""What a photo filter is and how it is written: PhotoFilter, request args ⇄ filter, words."""
+"""What a photo filter is and how it is written: PhotoFilter, request args ⇄ filter (strict for
+the API, lenient for the pages), words. Its limits and checks are in atw.query.rules."""
 
 from __future__ import annotations
 
@@ -8,23 +9,9 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
-MATCHES = ("any", "all")
-SOURCES = ("any", "imagenet", "coco")
-SORTS = ("newest", "oldest", "nearest")
-MAX_COUNT = 100  # min_count above this is surely a typo
-# Query complexity caps: each class is a join, long strings are scanned in indexes.
-MAX_CLASSES = 20
-MAX_TEXT = 1000  # characters in a folder, camera make or camera model
-MAX_RADIUS_KM = 20037.5  # half the Earth's circumference: the whole globe
+from atw.query.rules import MATCHES, SORTS, SOURCES, FilterError, check, one_of
+
 SOURCE_NAMES = {"imagenet": "ImageNet", "coco": "COCO"}
-
-
-class FilterError(ValueError):
-    """An invalid filter value; `param` names the query parameter at fault."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
-        self.param, self.message = param, message
 
 
 @dataclass(frozen=True)
@@ -70,55 +57,7 @@ class PhotoFilter:
         self._check()
 
     def _check(self) -> None:
-        if self.start and self.end and self.start > self.end:
-            raise FilterError("end", f"end ({self.end}) is before start ({self.start})")
-        _one_of("match", self.match, MATCHES)
-        _one_of("source", self.source, SOURCES)
-        _one_of("sort", self.sort, SORTS)
-        if len(self.classes) > MAX_CLASSES:
-            raise FilterError("classes", f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
-        for name in ("folder", "camera_make", "camera_model"):
-            value = getattr(self, name)
-            if value is not None and len(value) > MAX_TEXT:
-                raise FilterError(name, f"{name} is longer than {MAX_TEXT} characters")
-        if self.min_score is not None and not 0.0 <= self.min_score <= 1.0:
-            raise FilterError(
-                "min_score", f"min_score must be between 0 and 1, got {self.min_score}"
-            )
-        if not 1 <= self.min_count <= MAX_COUNT:
-            raise FilterError(
-                "min_count", f"min_count must be 1 … {MAX_COUNT}, got {self.min_count}"
-            )
-        if self.min_count > 1 and not self.classes:
-            raise FilterError("min_count", "min_count needs classes (e.g. classes=person)")
-        if self.min_count > 1 and self.source == "imagenet":
-            raise FilterError("min_count", "min_count counts COCO objects: use source=coco or any")
-        if self.lat is not None and not -90.0 <= self.lat <= 90.0:
-            raise FilterError("lat", f"lat must be between -90 and 90, got {self.lat}")
-        if self.lon is not None and not -180.0 <= self.lon <= 180.0:
-            raise FilterError("lon", f"lon must be between -180 and 180, got {self.lon}")
-        if (self.lat is None) != (self.lon is None):
-            missing = "lon" if self.lon is None else "lat"
-            raise FilterError(
-                missing, f"{missing} is needed with {'lat' if missing == 'lon' else 'lon'}"
-            )
-        if self.radius_km is not None:
-            if self.lat is None:
-                raise FilterError("radius_km", "radius_km needs a centre: lat and lon")
-            if not (math.isfinite(self.radius_km) and self.radius_km > 0):
-                raise FilterError(
-                    "radius_km", f"radius_km must be a positive number of km, got {self.radius_km}"
-                )
-            if self.radius_km > MAX_RADIUS_KM:
-                raise FilterError(
-                    "radius_km",
-                    f"radius_km must be at most {MAX_RADIUS_KM:g} (half the Earth's "
-                    f"circumference), got {self.radius_km:g}",
-                )
-            if self.has_gps is False:
-                raise FilterError("has_gps", "has_gps=no cannot be combined with a radius")
-        if self.sort == "nearest" and self.lat is None:
-            raise FilterError("sort", "sort=nearest needs a centre: lat and lon")
+        check(self)
 
     @property
     def centre(self) -> tuple[float, float] | None:
@@ -143,17 +82,45 @@ def photo_conditions_empty(flt: PhotoFilter) -> bool:
     )
 
 
-def _one_of(param: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise FilterError(param, f"{param} must be one of {', '.join(allowed)}, got {value!r}")
-
-
 # --- request args → filter -----------------------------------------------------------------
 
 
 def parse(args: Mapping[str, Any]) -> PhotoFilter:
     """A PhotoFilter from query-string-like args (a dict or Werkzeug MultiDict). Empty values
-    count as absent; unknown keys are ignored. Raises FilterError naming the parameter."""
+    count as absent; unknown keys are ignored. Raises FilterError naming the parameter (the API
+    refuses a bad field)."""
+    values, errors = _read(args)
+    if errors:
+        raise errors[0]
+    return PhotoFilter(**values)
+
+
+# When a combination is at fault, the fields left out with the one the error names.
+_LEFT_OUT_WITH = {"lat": ("lat", "lon"), "lon": ("lat", "lon")}
+
+
+def parse_lenient(args: Mapping[str, Any]) -> tuple[PhotoFilter, list[FilterError]]:
+    """The filter without its bad fields, and what was wrong with each (for the pages: a bad
+    field never throws away the rest of a filter). A value that does not parse is left out;
+    a combination that does not hold (end before start, a radius without a centre) leaves out
+    the field the error names (both halves of a centre), until the rest holds."""
+    values, errors = _read(args)
+    while True:
+        try:
+            return PhotoFilter(**values), errors
+        except FilterError as exc:
+            if all(e.param != exc.param for e in errors):
+                errors.append(exc)  # one message per field is enough
+            dropped = [n for n in _LEFT_OUT_WITH.get(exc.param, (exc.param,)) if n in values]
+            if not dropped:  # cannot happen: every check names a field that is set
+                return PhotoFilter(), errors
+            for name in dropped:
+                del values[name]
+
+
+def _read(args: Mapping[str, Any]) -> tuple[dict[str, Any], list[FilterError]]:
+    """Each field's value read on its own: {field: value} for the fields that are set and
+    parse, and a FilterError for each that does not (in the order of PhotoFilter's fields)."""
 
     def get(name: str) -> str | None:
         raw = args.get(name)
@@ -162,29 +129,27 @@ def parse(args: Mapping[str, Any]) -> PhotoFilter:
         raw = str(raw).strip()
         return raw or None
 
+    values: dict[str, Any] = {}
+    errors: list[FilterError] = []
     classes: list[str] = []
     raw_classes = args.getlist("classes") if hasattr(args, "getlist") else [args.get("classes")]
     for raw in raw_classes:
         if raw:
             classes += [c.strip() for c in str(raw).split(",") if c.strip()]
-    return PhotoFilter(
-        start=_date("start", get("start")),
-        end=_date("end", get("end")),
-        estimated=_choice("estimated", get("estimated"), {"include": True, "exclude": False}, True),
-        classes=tuple(classes),
-        match=get("match") or "any",
-        source=get("source") or "any",
-        min_score=_float("min_score", get("min_score")),
-        min_count=_int("min_count", get("min_count"), 1),
-        lat=_float("lat", get("lat")),
-        lon=_float("lon", get("lon")),
-        radius_km=_float("radius_km", get("radius_km")),
-        has_gps=_choice("has_gps", get("has_gps"), {"yes": True, "no": False, "any": None}, None),
-        camera_make=get("camera_make"),
-        camera_model=get("camera_model"),
-        folder=get("folder"),
-        sort=get("sort") or "newest",
-    )
+    for name, kind in _KINDS.items():
+        raw = tuple(classes) if name == "classes" else get(name)
+        try:
+            value = _choice(name, raw, kind) if isinstance(kind, tuple | dict) else kind(name, raw)
+        except FilterError as exc:
+            errors.append(exc)
+            continue
+        if value is not None and value != ():
+            values[name] = value
+    return values, errors
+
+
+ESTIMATED = {"include": True, "exclude": False}
+HAS_GPS = {"yes": True, "no": False, "any": None}  # any: the same as leaving it out
 
 
 def _date(param: str, raw: str | None) -> date | None:
@@ -195,7 +160,11 @@ def _date(param: str, raw: str | None) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
-        raise FilterError(param, f"{param} must be a date YYYY-MM-DD, got {raw!r}") from None
+        raise FilterError(
+            param,
+            f"{param} must be a date YYYY-MM-DD, got {raw!r}",
+            f"not a date ({raw!r}, expected YYYY-MM-DD)",
+        ) from None
 
 
 def _float(param: str, raw: str | None) -> float | None:
@@ -204,27 +173,58 @@ def _float(param: str, raw: str | None) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise FilterError(param, f"{param} must be a number, got {raw!r}") from None
+        raise FilterError(
+            param, f"{param} must be a number, got {raw!r}", f"not a number ({raw!r})"
+        ) from None
     if not math.isfinite(value):
         raise FilterError(param, f"{param} must be a finite number, got {raw!r}")
     return value
 
 
-def _int(param: str, raw: str | None, default: int) -> int:
+def _int(param: str, raw: str | None) -> int | None:
     if raw is None:
-        return default
+        return None
     try:
         return int(raw)
     except ValueError:
-        raise FilterError(param, f"{param} must be a whole number, got {raw!r}") from None
+        raise FilterError(
+            param,
+            f"{param} must be a whole number, got {raw!r}",
+            f"not a whole number ({raw!r})",
+        ) from None
 
 
-def _choice(param: str, raw: str | None, options: dict[str, Any], default: Any) -> Any:
+def _choice(param: str, raw: str | None, options: Mapping[str, Any] | tuple[str, ...]) -> Any:
     if raw is None:
-        return default
-    if raw not in options:
-        raise FilterError(param, f"{param} must be one of {', '.join(options)}, got {raw!r}")
-    return options[raw]
+        return None
+    one_of(param, raw, options)
+    return options[raw] if isinstance(options, Mapping) else raw
+
+
+def _text(param: str, raw: Any) -> Any:
+    return raw
+
+
+# How each field is read from its text, in the order of PhotoFilter's fields (a tuple or dict:
+# one of these words).
+_KINDS: dict[str, Any] = {
+    "start": _date,
+    "end": _date,
+    "estimated": ESTIMATED,
+    "classes": _text,
+    "match": MATCHES,
+    "source": SOURCES,
+    "min_score": _float,
+    "min_count": _int,
+    "lat": _float,
+    "lon": _float,
+    "radius_km": _float,
+    "has_gps": HAS_GPS,
+    "camera_make": _text,
+    "camera_model": _text,
+    "folder": _text,
+    "sort": SORTS,
+}
 
 
 # --- filter → args, filter → words ------------------------------------------------------

@@ -127,9 +127,10 @@ class Query:
             q = branches[0]
             cols = {c.name: getattr(c, "element", c) for c in q.selected_columns}
             id_col, taken, dot = cols["id"], cols["taken_at"], cols.get("dot")
-        return q.order_by(*self._sort_keys(id_col, taken, dot))
+        return q.order_by(*self.sort_keys(id_col, taken, dot))
 
-    def _sort_keys(self, id_col: Any, taken: Any, dot: Any) -> list[Any]:
+    def sort_keys(self, id_col: Any, taken: Any, dot: Any) -> list[Any]:
+        """The ORDER BY of the pages over these columns (search.position numbers rows by it)."""
         if self.flt.sort == "nearest":
             assert dot is not None
             return [dot.desc().nulls_last(), id_col.desc()]
@@ -149,7 +150,7 @@ class Query:
         merged = self.ids().order_by(literal_column("id"))
         sub = keep_order(merged, self.dialect).subquery()
         q = select(sub.c.id, sub.c.taken_at, func.count().over().label("total"))
-        return q.order_by(*self._sort_keys(sub.c.id, sub.c.taken_at, None))
+        return q.order_by(*self.sort_keys(sub.c.id, sub.c.taken_at, None))
 
     def fast_count(self, session: Session) -> int | None:
         """The exact total without scanning the matches, when counts kept at write time give

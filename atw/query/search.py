@@ -7,6 +7,7 @@ what the API returns and what a report contains cannot drift apart."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,29 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
     return out
 
 
+def complete_classes(
+    rows: list[dict[str, Any]], typed: str, limit: int = 12
+) -> list[dict[str, Any]]:
+    """The class_counts rows whose label contains `typed` (any case), best first: labels that
+    start with it, then labels with a word that starts with it ("do": dog, hot dog, then
+    window screen), then the rest; within each, most photos first (then the label)."""
+    q = " ".join(typed.lower().split())
+    if not q:
+        return []
+
+    def rank(label: str) -> int | None:
+        low = label.lower()
+        if low.startswith(q):
+            return 0
+        if any(w.startswith(q) for w in re.split(r"[\s\-_/,'()]+", low)) or f" {q}" in low:
+            return 1
+        return 2 if q in low else None
+
+    ranked = [(r, row) for row in rows if (r := rank(row["label"])) is not None]
+    ranked.sort(key=lambda x: (x[0], -x[1]["photos"], x[1]["label"], x[1]["source"]))
+    return [row for _, row in ranked[:limit]]
+
+
 def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int | None, int | None]:
     """The ids just before and just after photo_id in the filter's order (None at an end), for
     previous/next in the viewer. The photo is placed by its own sort key, so this works even
@@ -109,6 +133,19 @@ def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int |
     return _neighbours_by(
         session, sub, sub.c.taken_at, row.taken_at, photo_id, descending=flt.sort == "newest"
     )
+
+
+def position(session: Session, flt: PhotoFilter, photo_id: int) -> int | None:
+    """How many filtered photos come before photo_id in the filter's order (0 for the first),
+    numbered by the same ORDER BY as the pages; None when the photo does not match the filter.
+    The viewer's way back to the grid page the photo is on."""
+    q = Query(session, flt)
+    sub = q.ids().subquery()
+    dot = sub.c.dot if "dot" in sub.c else None
+    keys = q.sort_keys(sub.c.id, sub.c.taken_at, dot)
+    numbered = select(sub.c.id, func.row_number().over(order_by=keys).label("n")).subquery()
+    n = session.scalar(select(numbered.c.n).where(numbered.c.id == photo_id))
+    return None if n is None else int(n) - 1
 
 
 def _neighbours_by(
@@ -151,7 +188,8 @@ def _neighbours_by(
 
 def map_points(session: Session, flt: PhotoFilter, limit: int = 5000) -> dict[str, Any]:
     """Positions of the filtered photos for a map: {"points": [[id, lat, lon, date], …],
-    "truncated": bool}, at most `limit` of them (a map of more dots is unreadable anyway)."""
+    "truncated": bool, "located": n}, at most `limit` of them (a map of more dots is unreadable
+    anyway); located counts every filtered photo with a position (the map's caption)."""
     ids = Query(session, flt).ids().subquery()
     rows = session.execute(
         select(Photo.id, Photo.lat, Photo.lon, Photo.taken_at)
@@ -163,7 +201,15 @@ def map_points(session: Session, flt: PhotoFilter, limit: int = 5000) -> dict[st
         [r.id, r.lat, r.lon, r.taken_at.date().isoformat() if r.taken_at else ""]
         for r in rows[:limit]
     ]
-    return {"points": points, "truncated": len(rows) > limit}
+    located = len(rows)
+    if located > limit:
+        located = session.scalar(
+            select(func.count())
+            .select_from(Photo)
+            .join(ids, ids.c.id == Photo.id)
+            .where(Photo.lat.is_not(None))
+        )
+    return {"points": points, "truncated": len(rows) > limit, "located": int(located or 0)}
 
 
 def any_photo(session: Session) -> bool:

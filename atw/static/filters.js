@@ -6,55 +6,97 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // "dog, , cat ," → "dog, cat": what the field and the URL carry.
+  function tidyClasses(value) {
+    return value.split(",").map(function (s) { return s.trim(); }).filter(Boolean).join(", ");
+  }
+
   function initFilters(classesUrl) {
-    var slider = $("min_score"), out = $("min-score-out");
+    var form = $("filters");
+    if (!form) return;
+    var slider = $("min_score"), out = $("min-score-out"), input = $("classes");
     if (slider && out) {
       var show = function () { out.textContent = Number(slider.value) > 0 ? slider.value : "any"; };
       slider.addEventListener("input", show);
       show();
+    }
+    form.addEventListener("submit", function () {
+      if (input) input.value = tidyClasses(input.value);
       // A slider at 0 means "any score": do not put min_score=0 into shareable URLs.
-      $("filters").addEventListener("submit", function () {
-        if (Number(slider.value) === 0) slider.disabled = true;
-        Array.prototype.forEach.call(this.elements, function (el) {
-          if (el.name && el.value === "" && el.tagName !== "BUTTON") el.disabled = true;
-        });
+      if (slider && Number(slider.value) === 0) slider.disabled = true;
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.value === "" && el.tagName !== "BUTTON") el.disabled = true;
       });
-    }
-    var input = $("classes"), list = $("class-suggest");
+    });
+    initAutocomplete(input, $("class-suggest"), classesUrl);
+  }
+
+  // Suggestions come from the server (/api/classes?q=…, within the rest of the filter): classes
+  // that start with the typed word first, then those with a word that does, then the others.
+  function initAutocomplete(input, list, classesUrl) {
     if (!input || !list) return;
-    var classes = [];
     var params = new URLSearchParams(window.location.search);
-    params.delete("classes"); params.delete("page");
-    fetch(classesUrl + "?" + params.toString()).then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (rows) { classes = rows; });
-    function lastToken() { var parts = input.value.split(","); return parts[parts.length - 1].trim().toLowerCase(); }
-    function render() {
-      var q = lastToken();
-      list.innerHTML = "";
-      if (!q) { list.hidden = true; return; }
-      var shown = 0;
-      for (var i = 0; i < classes.length && shown < 12; i++) {
-        var c = classes[i];
-        if (c.label.toLowerCase().indexOf(q) === -1) continue;
-        var li = document.createElement("li");
-        li.textContent = c.label + " (" + c.photos + (c.source === "coco" ? ", object" : "") + ")";
-        li.dataset.label = c.label;
-        list.appendChild(li);
-        shown++;
-      }
-      list.hidden = shown === 0;
+    ["classes", "page", "per_page"].forEach(function (k) { params.delete(k); });
+    var asked = 0, timer = null, active = -1;
+
+    function lastToken() { var parts = input.value.split(","); return parts[parts.length - 1].trim(); }
+    function items() { return list.querySelectorAll("li"); }
+    function highlight(i) {
+      var lis = items();
+      active = lis.length ? (i + lis.length) % lis.length : -1;
+      Array.prototype.forEach.call(lis, function (li, j) { li.classList.toggle("active", j === active); });
     }
-    input.addEventListener("input", render);
-    input.addEventListener("blur", function () { setTimeout(function () { list.hidden = true; }, 150); });
+    function hide() { list.hidden = true; active = -1; }
+
+    function fetchSuggestions() {
+      var q = lastToken();
+      if (!q) { list.innerHTML = ""; hide(); return; }
+      var mine = ++asked;
+      params.set("q", q);
+      fetch(classesUrl + "?" + params.toString()).then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (rows) {
+          if (mine !== asked) return; // a later keystroke's answer wins
+          var taken = input.value.split(",").map(function (s) { return s.trim().toLowerCase(); });
+          list.innerHTML = "";
+          rows.forEach(function (c) {
+            if (taken.slice(0, -1).indexOf(c.label.toLowerCase()) !== -1) return; // already chosen
+            var li = document.createElement("li");
+            li.textContent = c.label + " (" + c.photos + (c.source === "coco" ? ", object" : "") + ")";
+            li.dataset.label = c.label;
+            list.appendChild(li);
+          });
+          active = -1;
+          list.hidden = items().length === 0;
+        });
+    }
+
+    function pick(li) {
+      var parts = input.value.split(",").map(function (s) { return s.trim(); });
+      parts[parts.length - 1] = li.dataset.label;
+      input.value = tidyClasses(parts.join(","));
+      hide();
+      input.focus();
+    }
+
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(fetchSuggestions, 80); });
+    input.addEventListener("blur", function () { setTimeout(hide, 150); });
+    input.addEventListener("keydown", function (e) {
+      if (list.hidden) return;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        highlight(active + (e.key === "ArrowDown" ? 1 : -1));
+      } else if (e.key === "Enter" && active >= 0) {
+        e.preventDefault();
+        pick(items()[active]);
+      } else if (e.key === "Escape") {
+        hide();
+      }
+    });
     list.addEventListener("mousedown", function (e) {
       var li = e.target.closest("li");
       if (!li) return;
       e.preventDefault();
-      var parts = input.value.split(",").map(function (s) { return s.trim(); });
-      parts[parts.length - 1] = li.dataset.label;
-      input.value = parts.filter(Boolean).join(", ") + ", ";
-      list.hidden = true;
-      input.focus();
+      pick(li);
     });
   }
 

@@ -8,20 +8,39 @@ from typing import Any
 from flask import current_app, request
 
 from atw.query import filters, records, search
-from atw.query.filters import FilterError, PhotoFilter
+from atw.query.filters import PhotoFilter
 from atw.web import db
 from atw.web.forms import FilterForm
 
 
 def filter_from_request() -> tuple[PhotoFilter, FilterForm]:
-    """The filter of the query string, and the form showing it (with any error attached)."""
+    """The filter of the query string without its bad fields, and the form showing it: each bad
+    field keeps its text and gets its message beside it; the rest of the filter applies."""
     form = FilterForm(request.args)
-    try:
-        flt = filters.parse(request.args)
-    except FilterError as exc:
+    flt, errors = filters.parse_lenient(request.args)
+    for exc in errors:
         form.show_error(exc)
-        flt = PhotoFilter()
+    if all(e.param != "classes" for e in errors):
+        form.classes.data = ", ".join(flt.classes)  # "dog, , cat," is shown as "dog, cat"
     return flt, form
+
+
+def per_page() -> tuple[int, str | None]:
+    """The grid's page size (?per_page, default PER_PAGE, at most MAX_PER_PAGE) and a note when
+    the asked size was not used."""
+    default, cap = int(current_app.config["PER_PAGE"]), int(current_app.config["MAX_PER_PAGE"])
+    raw = (request.args.get("per_page") or "").strip()
+    if not raw:
+        return default, None
+    try:
+        asked = int(raw)
+    except ValueError:
+        return default, f"per_page {raw!r} is not a whole number: showing {default} per page"
+    if asked < 1:
+        return default, f"per_page must be at least 1: showing {default} per page"
+    if asked > cap:
+        return cap, f"per_page {asked:,} is over the cap of {cap:,} (MAX_PER_PAGE): showing {cap:,}"
+    return asked, None
 
 
 def page_number() -> int:
@@ -31,22 +50,38 @@ def page_number() -> int:
         return 1
 
 
+def link_args(flt: PhotoFilter, size: int) -> dict[str, str]:
+    """The query-string args that reopen this filter at this page size (pages, exports)."""
+    args = filters.to_args(flt)
+    if size != int(current_app.config["PER_PAGE"]):
+        args["per_page"] = str(size)
+    return args
+
+
 def context(here: str, charts: bool = False) -> dict[str, Any]:
     """What home.html draws: the filter panel, the map, one page of the grid. `here` is the
-    endpoint the filter form and the page links go to; `charts` adds the charts section."""
+    endpoint the filter form and the page links go to; `charts` adds the charts section.
+    A page past the last one shows the last page (with a note)."""
     flt, form = filter_from_request()
-    per_page = current_app.config["PER_PAGE"]
+    size, size_note = per_page()
     session = db.session()
-    result = search.search(session, flt, page_number(), per_page)
+    asked = page_number()
+    result = search.search(session, flt, asked, size)
+    page_note = None
+    if asked > result.pages:
+        page_note = f"There is no page {asked:,}: showing the last page, {result.pages:,}."
+        result = search.search(session, flt, result.pages, size)
     photos = records.photo_records(session, result.ids, result.distances)
     return {
         "form": form,
         "flt": flt,
-        "args": filters.to_args(flt),
+        "args": filters.to_args(flt),  # exports, map, charts
+        "page_args": link_args(flt, size),  # pager, viewer: the page size too
         "description": filters.describe(flt),
         "result": result,
         "photos": photos,
-        "pages": max(1, -(-result.total // per_page)),
+        "pages": result.pages,
+        "notes": [n for n in (page_note, size_note) if n],
         "indexed": result.total > 0 or search.any_photo(session),
         "cameras": search.cameras(session),
         "here": here,

@@ -82,12 +82,22 @@ class FilterForm(FlaskForm):
         default="newest",
     )
 
-    def show_error(self, exc: FilterError) -> None:
-        """Attach a FilterError to the field it names (or to the form)."""
+    def show_error(self, exc: FilterError) -> str:
+        """Attach a FilterError to the field it names, in the words of the form ("From: not a
+        date (…)"), and to the form's list; returns those words."""
         field = self._fields.get(exc.param)
+        words = f"{field.label.text}: {exc.reason}" if field is not None else exc.message
         if field is not None:
-            field.errors = [*field.errors, exc.message]
-        self.form_errors.append(exc.message)
+            field.errors = [*field.errors, words]
+        self.form_errors.append(words)
+        return words
+
+
+def field_label(param: str) -> str:
+    """The filter panel's label of a query parameter (the parameter itself when it has none)."""
+    field = getattr(FilterForm, param, None)
+    kwargs = getattr(field, "args", ())
+    return str(kwargs[0]) if kwargs else param
 
 
 class UploadForm(FlaskForm):

@@ -69,8 +69,14 @@ def photos():  # type: ignore[no-untyped-def]
 
 @bp.get("/classes")
 def classes():  # type: ignore[no-untyped-def]
-    """[{label, source, photos}] within the filtered photos, most photos first."""
-    return jsonify(search.class_counts(db.session(), filters.parse(request.args)))
+    """[{label, source, photos}] within the filtered photos, most photos first. With ?q= (the
+    autocomplete): the classes containing q, those that start with it (or with a word that
+    does) first, at most ?limit= (12) of them."""
+    rows = search.class_counts(db.session(), filters.parse(request.args))
+    typed = request.args.get("q")
+    if typed is None:
+        return jsonify(rows)
+    return jsonify(search.complete_classes(rows, typed, int_arg("limit", 12, 1, 100)))
 
 
 @bp.get("/map")

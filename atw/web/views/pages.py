@@ -23,7 +23,13 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
     if rec is None:
         abort(404, description=f"no photo with id {photo_id}")
     prev_id, next_id = search.neighbours(session, flt, photo_id)
-    args = filters.to_args(flt)
+    size, _note = dashboard.per_page()
+    args = dashboard.link_args(flt, size)
+    # Back to the grid page this photo is on (in the filter's order), scrolled to its tile.
+    before = search.position(session, flt, photo_id)
+    page = 1 if before is None else before // size + 1
+    back = url_for("pages.home", **args, **({"page": page} if page > 1 else {}))
+    back += f"#p{photo_id}" if before is not None else ""
     near = None
     if rec["lat"] is not None:
         near = url_for(
@@ -37,6 +43,7 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         "photo.html",
         p=rec,
         args=args,
+        back=back,
         prev_id=prev_id,
         next_id=next_id,
         near=near,

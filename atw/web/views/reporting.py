@@ -18,12 +18,14 @@ from flask import (
     request,
     send_file,
     stream_with_context,
+    url_for,
 )
 
 from atw.present import charts, reports, tables
 from atw.query import filters, search, series
 from atw.query.filters import FilterError
-from atw.web import dashboard, db, security
+from atw.web import dashboard, db, errors, security
+from atw.web.forms import field_label
 
 # plotly.js adds a <style> element and style attributes: the charts page alone allows inline
 # styles (scripts stay 'self' only), as atw/web/security.py prescribes.
@@ -34,7 +36,27 @@ bp = Blueprint("exports", __name__)
 
 @bp.errorhandler(FilterError)
 def _bad_filter(exc: FilterError):  # type: ignore[no-untyped-def]
-    return jsonify(error="Bad Request", parameter=exc.param, message=exc.message, status=400), 400
+    """JSON for the charts' script and for clients that ask for JSON; a browser following a
+    report or export link gets a page naming the field, with a link back to the filter."""
+    if request.path == "/charts.json" or errors.wants_json():
+        body = {"error": "Bad Request", "parameter": exc.param, "message": exc.message}
+        return jsonify(**body, status=400), 400
+    return errors.page(
+        400,
+        "Bad Request",
+        f"This {_what()} was not made: {field_label(exc.param)}: {exc.reason}.",
+        back=_back(),
+    )
+
+
+def _what() -> str:
+    return "report" if request.path == "/report" else "export"
+
+
+def _back() -> str:
+    """The dashboard with this request's filter (its bad field shown beside the field)."""
+    args = {k: v for k, v in request.args.items(multi=True) if k != "privacy"}
+    return url_for("pages.home", **args) if args else url_for("pages.home")
 
 
 def _private() -> bool:
@@ -70,12 +92,14 @@ def report():  # type: ignore[no-untyped-def]
     cap = int(current_app.config["REPORT_MAX_PHOTOS"])
     total = search.search(db.session(), flt, 1, 1).total
     if cap > 0 and total > cap:
-        abort(
-            400,
-            description=f"this filter matches {total:,} photos; a report from the web holds at "
+        message = (
+            f"this filter matches {total:,} photos; a report from the web holds at "
             f"most {cap:,} (REPORT_MAX_PHOTOS). Narrow the filter, or write this report with "
-            f"the command line: {report_command_line(flt, _private())}",
+            f"the command line: {report_command_line(flt, _private())}"
         )
+        if errors.wants_json():
+            abort(400, description=message)
+        return errors.page(400, "Bad Request", message[0].upper() + message[1:], back=_back())
     body = reports.build_report(
         db.session(),
         flt,
