@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipelines.labelers import registry  # noqa: E402
 from pipelines.labelers.base import Box, Label  # noqa: E402
+from tests.shared_data import SHARED  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 MIN_SCORE = 0.25  # the query-time threshold the acceptance figures use
 # pixels stored = upright image transposed by ROTATE[o]; exif_transpose undoes it
 ROTATE = {
@@ -224,7 +224,7 @@ def main() -> None:
     ap.add_argument(
         "--yolo-runtime", default="auto", choices=["auto", "file", "fp32", "qdq", "openvino"]
     )
-    ap.add_argument("--no-rect", action="store_true", help="square 640×640 input (YOLO_RECT off)")
+    ap.add_argument("--rect", action="store_true", help="rectangular input (YOLO_RECT on)")
     ap.add_argument(
         "--calibration",
         default=str(SHARED / "photos" / "exif"),
@@ -255,7 +255,7 @@ def main() -> None:
         "MODELS_DIR": args.models_dir,
         "IMAGENET_RUNTIME": args.runtime,
         "YOLO_RUNTIME": args.yolo_runtime,
-        "YOLO_RECT": not args.no_rect,
+        "YOLO_RECT": args.rect,
         "YOLO_CALIBRATION": args.calibration,
     }
     specs = registry.resolve(["imagenet", "coco"], config)
