@@ -235,3 +235,58 @@ def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path)
     assert det2 == done2 == {f"{sha}+fp32"}
     assert (lab2, labels2) == (lab, labels)  # the classifier's labels are untouched
     assert index(new, root).processed == 0  # up to date now
+
+
+def tiny_conv_model(path: Path) -> Path:
+    """Two float convolutions (with and without bias), random weights, 3×16×16 input."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, 8).astype(np.float32)
+    w2 = rng.normal(0, 0.3, (4, 8, 1, 1)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["h"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Conv", ["r", "w2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])],
+        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_dequantize_undoes_quantize_dynamic_on_a_small_graph(tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    src = tiny_conv_model(tmp_path / "float.onnx")
+    quantize_dynamic(str(src), str(tmp_path / "int8.onnx"), weight_type=QuantType.QUInt8)
+    int8 = onnx.load(str(tmp_path / "int8.onnx"))
+    assert yolo_graphs.has_conv_integer(int8)
+    back = yolo_graphs.dequantize(int8)
+    assert [n.op_type for n in back.graph.node] == ["Conv", "Relu", "Conv"]
+    x = np.random.default_rng(1).normal(0, 1, (1, 3, 16, 16)).astype(np.float32)
+
+    def run(model: object) -> np.ndarray:
+        data = model.SerializeToString()  # type: ignore[attr-defined]
+        return ort.InferenceSession(data).run(None, {"x": x})[0]
+
+    want, got = run(onnx.load(str(src))), run(back)
+    # Only the weights' 8-bit rounding separates the recovered graph from the original.
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    # A ConvInteger chain of another shape is refused, not guessed at.
+    broken = onnx.load(str(tmp_path / "int8.onnx"))
+    cast = next(n for n in broken.graph.node if n.op_type == "Cast")
+    broken.graph.node.remove(cast)
+    with pytest.raises(yolo_graphs.NotDerivable):
+        yolo_graphs.dequantize(broken)

@@ -187,7 +187,14 @@ class YoloLabeler:
         if self.runtime != "file":
             graph = proto
             if yolo_graphs.has_conv_integer(graph):
-                graph = yolo_graphs.dequantize(graph)
+                try:
+                    graph = yolo_graphs.dequantize(graph)
+                except yolo_graphs.NotDerivable as exc:  # both runtimes run it as it is, slower
+                    import logging
+
+                    logging.getLogger(__name__).warning(
+                        "%s: int8 graph kept as it is (%s)", spec.model, exc
+                    )
             if self.runtime == "qdq":
                 graph = onnx.load_from_string(_qdq_model(spec, graph, self.size))
             self._graph = graph

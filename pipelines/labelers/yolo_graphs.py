@@ -88,15 +88,14 @@ def dequantize(model: Any) -> Any:
                 last = add
             else:
                 bias = None
-        w_name, b_name = f"{node.name}_w_float", f"{node.name}_b_float"
+        base = (node.name or last.output[0]).replace("_quant", "")
+        w_name, b_name = f"{base}_w_float{len(replaced)}", f"{base}_b_float{len(replaced)}"
         g.initializer.append(numpy_helper.from_array(weight, w_name))
         inputs = [dql.input[0], w_name]
         if bias is not None:
             g.initializer.append(numpy_helper.from_array(bias, b_name))
             inputs.append(b_name)
-        conv = helper.make_node(
-            "Conv", inputs, [last.output[0]], name=node.name.replace("_quant", "") + "_float"
-        )
+        conv = helper.make_node("Conv", inputs, [last.output[0]], name=f"{base}_float")
         conv.attribute.extend(node.attribute)
         replaced[id(last)] = conv
         removed.update({id(node), id(cast), id(mul)} - {id(last)})
