@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 PHOTOS ?=
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Models found on this machine (../shared); override or set ATW_* in the environment elsewhere.
-# When they are there (this project's development machines), use the models in ../shared.
-SHARED ?= $(abspath ../shared)
+# The real models and photos the tests read (README, "Test data"): ATW_TEST_DATA, default
+# ../shared; `make test-data` downloads them. When the models are there (this project's
+# development machines), index with them too; override or set ATW_* in the environment elsewhere.
+ATW_TEST_DATA ?= ../shared
+export ATW_TEST_DATA := $(abspath $(ATW_TEST_DATA))
+SHARED := $(ATW_TEST_DATA)
 SHARED_CLS := $(wildcard $(SHARED)/models/mobilenet_v2_imagenet_from_tflite.pth)
 SHARED_YOLO := $(wildcard $(SHARED)/models/yolov8n_int8.onnx)
 ifneq ($(SHARED_CLS),)
@@ -18,12 +21,13 @@ ifneq ($(SHARED_YOLO),)
 export ATW_YOLO_MODEL ?= $(SHARED_YOLO)
 endif
 
-.PHONY: help setup setup-dev system-deps index serve run test test-fast lint format bench clean
+.PHONY: help setup setup-dev system-deps index serve run test test-fast test-data lint format bench clean
 
 help:
 	@echo "make run PHOTOS=/path/to/photos   set up, index PHOTOS, then serve the dashboard on $(HOST):$(PORT)"
 	@echo "make test                         set up (venv, pip, apt) and run the whole test suite"
 	@echo "make test-fast                    the tests without the slow and browser ones"
+	@echo "make test-data                    download the tests' models and photos into ATW_TEST_DATA"
 	@echo "make index PHOTOS=...             index (incremental) without serving"
 	@echo "make serve                        serve the dashboard (waitress)"
 	@echo "make lint / make format           ruff; lint: also the import contracts and cycle check"
@@ -70,6 +74,11 @@ test: setup-dev
 
 test-fast: setup-dev
 	$(BIN)/python -m pytest -m "not slow and not browser"
+
+# Download the real models and photos where missing, from the public sources in
+# tests/data/manifest.csv (sha256 checked; nothing overwritten); Python's standard library only.
+test-data:
+	$(PYTHON) scripts/test_data.py fetch --dir "$(SHARED)"
 
 # ruff, then the import contracts of pyproject.toml and the cycle check (docs/architecture.md).
 lint: setup-dev

@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+from tests.shared_data import SHARED  # noqa: E402  (ATW_TEST_DATA, default ../shared)
+
 SHARED_MODELS = SHARED / "models"
 IMAGE = SHARED / "photos" / "coco128" / "images" / "train2017" / "000000000009.jpg"
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.original_design import OriginalDesign
 from bench.phone_photos import ensure_phone_photos
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_MODELS = SHARED / "models"
 # atw configurations measured beside the original design: name → YOLO settings on top of the
 # default configuration (the default itself is "atw").

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import sys
 from pathlib import Path
 
 import numpy as np
 import piexif
 from PIL import Image
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "photos"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.shared_data import SHARED as DATA
+
+SHARED = DATA / "photos"
 OUT = Path(__file__).resolve().parent / "out" / "phone"
 SIZES = [(4000, 3000), (3024, 4032), (4032, 2268), (3648, 2736)]  # 12, 12, 9.1, 10 MP
 

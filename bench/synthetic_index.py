@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 
 from atw.core.derived import count_deltas, geo_columns, photo_class_rows
 from atw.core.schema import Base, ClassCount, Detection, Label, Meta, Photo, PhotoClass, PhotoPath
+from tests.shared_data import SHARED
 
-IMAGENET_NAMES = Path(__file__).resolve().parents[2] / "shared" / "models" / "imagenet_labels.txt"
+IMAGENET_NAMES = SHARED / "models" / "imagenet_labels.txt"
 DATA_VERSION = "1"  # bump when the generator changes, so cached files are rebuilt
 
 # The 80 COCO classes (underscores stand for spaces).

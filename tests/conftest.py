@@ -12,8 +12,8 @@ import pytest
 from atw import create_app
 from pipelines.run import RunSummary, run_index
 from tests import skips
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXIF_DIR = SHARED / "photos" / "exif"
 COCO_DIR = SHARED / "photos" / "coco128"
 IMAGENET_DIR = SHARED / "photos" / "imagenet-samples"
@@ -30,13 +30,19 @@ MODEL_CONFIG = {
 
 
 def need_shared(*paths: Path) -> None:
-    """Fail (never skip) when ../shared, or any of these paths in it, is missing, naming what
-    was looked for. Every test that reads ../shared calls this first."""
+    """Fail (never skip) when the test data folder (ATW_TEST_DATA, default ../shared), or any
+    of these paths in it, is missing, naming what was looked for. Every test that reads it calls
+    this first."""
     if not SHARED.is_dir():
-        pytest.fail(f"the shared test data is missing: expected it at {SHARED}")
+        pytest.fail(
+            f"the shared test data is missing: expected it at {SHARED} (set ATW_TEST_DATA, "
+            "or run `make test-data`: README, Test data)"
+        )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        pytest.fail("shared test data missing: expected " + ", ".join(missing))
+        pytest.fail(
+            "shared test data missing: expected " + ", ".join(missing) + " (`make test-data`)"
+        )
 
 
 # --- the skip policy (tests/skips.py): under CI=true a skip fails the run unless allowed ----

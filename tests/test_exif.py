@@ -24,11 +24,10 @@ try:
     from tests.exiftool_ref import INSTALL_HINT, Expected, expected_from_exiftool
 except ModuleNotFoundError:  # tests/ is not a package: pytest put tests/ itself on sys.path
     from exiftool_ref import INSTALL_HINT, Expected, expected_from_exiftool
-from tests.conftest import need_shared
+from tests.conftest import SHARED, need_shared
 
 pillow_heif.register_heif_opener()
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXIF_DIR = SHARED / "photos" / "exif"
 SHARED_FILES = sorted(p for p in EXIF_DIR.iterdir() if p.is_file()) if EXIF_DIR.is_dir() else []
 

@@ -13,10 +13,9 @@ from PIL import Image
 
 from pipelines.labelers import registry, yolo
 from pipelines.labelers.base import Box, Label, LabelerSpec, WeightsMissing
-from tests.conftest import need_shared
+from tests.conftest import SHARED, need_shared
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 MOBILENET = SHARED / "models" / "mobilenet_v2_imagenet_from_tflite.pth"
 YOLO_FILE = SHARED / "models" / "yolov8n_int8.onnx"
 IMAGENET_DIR = SHARED / "photos" / "imagenet-samples"

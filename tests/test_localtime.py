@@ -25,8 +25,9 @@ from atw.core.localtime import (
     resolve,
     zone_offset,
 )
+from tests.shared_data import SHARED
 
-EXIF_DIR = Path(__file__).resolve().parents[2] / "shared" / "photos" / "exif"
+EXIF_DIR = SHARED / "photos" / "exif"
 T = datetime
 
 
