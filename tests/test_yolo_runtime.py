@@ -149,6 +149,11 @@ def test_square_specialisation_is_the_same_graph_and_rect_finds_the_same_objects
 def test_openvino_runtime_finds_what_the_int8_file_finds() -> None:
     file, ov = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="openvino")
     assert ov.runtime == "openvino" and not ov.rect  # square: the default
+    compiled = ov._runners[ov.size].compiled  # one thread, not pinned (one process per core)
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    assert precision == ov.spec.options["precision"] and ov.spec.weights_id.endswith(precision)
     for stem, want in [("000000000009", {"bowl", "broccoli"}), ("000000000025", {"giraffe"})]:
         assert want <= {
             b.label for b in ov(upright(COCO_IMAGES / f"{stem}.jpg")) if b.score >= 0.25

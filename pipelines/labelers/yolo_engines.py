@@ -75,6 +75,7 @@ def openvino_runner(model: bytes, precision: str) -> Runner:
     def run(x: np.ndarray) -> np.ndarray:
         return np.asarray(request.infer({0: x} if feeds else {})[0])
 
+    run.compiled = compiled  # type: ignore[attr-defined]  # for checks of its settings
     return run
 
 
