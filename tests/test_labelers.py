@@ -54,7 +54,8 @@ def touch(path: Path, content: bytes = b"weights") -> Path:
 def test_registry_import_does_not_import_torch_or_onnxruntime() -> None:
     code = (
         "import sys, pipelines.labelers.registry, pipelines.labelers.base\n"
-        "bad = {'torch', 'torchvision', 'onnxruntime'} & set(sys.modules)\n"
+        "import pipelines.labelers.yolo_graphs, pipelines.labelers.yolo_engines\n"
+        "bad = {'torch', 'torchvision', 'onnxruntime', 'onnx', 'openvino'} & set(sys.modules)\n"
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
