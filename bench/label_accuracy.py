@@ -220,7 +220,7 @@ def main() -> None:
     )
     ap.add_argument("--yolo", default=str(SHARED / "models" / "yolov8n_int8.onnx"))
     ap.add_argument("--models-dir", default=str(ROOT / "bench" / "out" / "models"))
-    ap.add_argument("--runtime", default="auto", choices=["auto", "onnx", "eager"])
+    ap.add_argument("--runtime", default="auto", choices=["auto", "onnx", "eager", "openvino"])
     ap.add_argument(
         "--yolo-runtime", default="auto", choices=["auto", "file", "fp32", "qdq", "openvino"]
     )
@@ -293,10 +293,9 @@ def main() -> None:
         f"latency, 1 thread, median ms/image over {len(images)} coco128 images (+ preprocessing):"
     )
     print(f"  imagenet {args.imagenet_model} eager: {latency(eager, images):.1f}")
-    if labelers["imagenet"].runtime == "onnx":
-        print(
-            f"  imagenet {args.imagenet_model} onnx:  {latency(labelers['imagenet'], images):.1f}"
-        )
+    if labelers["imagenet"].runtime != "eager":
+        rt = labelers["imagenet"].runtime
+        print(f"  imagenet {args.imagenet_model} {rt}: {latency(labelers['imagenet'], images):.1f}")
     coco = labelers["coco"]
     print(f"  coco {specs[1].model} @{coco.min_long_side}: {latency(coco, images):.1f}")
     if args.fallback:

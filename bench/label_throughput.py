@@ -34,6 +34,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "atw": {},
     "atw-file": {"YOLO_RUNTIME": "file", "YOLO_RECT": False},  # the shared int8 file as it is
     "atw-rect": {"YOLO_RECT": True},
+    "atw-ov-cls": {"IMAGENET_RUNTIME": "openvino"},  # the classifier on OpenVINO too
+    "atw-ov-cls-rect": {"IMAGENET_RUNTIME": "openvino", "YOLO_RECT": True},
     "atw-fp32": {"YOLO_RUNTIME": "fp32"},
     "atw-fp32-rect": {"YOLO_RUNTIME": "fp32", "YOLO_RECT": True},
     "atw-qdq": {"YOLO_RUNTIME": "qdq"},

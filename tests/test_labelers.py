@@ -109,7 +109,7 @@ def test_transforms_and_runtime_can_be_configured(tmp_path: Path, offline: Path)
     config |= {"IMAGENET_TRANSFORMS": "IMAGENET1K_V2", "IMAGENET_RUNTIME": "eager"}
     (spec,) = registry.resolve(["imagenet"], config)
     assert spec.options["transforms"] == "IMAGENET1K_V2" and spec.options["runtime"] == "eager"
-    with pytest.raises(ValueError, match="IMAGENET_RUNTIME"):
+    with pytest.raises(ValueError, match="IMAGENET_RUNTIME must be auto, onnx, eager or openvino"):
         registry.resolve(["imagenet"], config | {"IMAGENET_RUNTIME": "gpu"})
     with pytest.raises(ValueError, match="IMAGENET_TRANSFORMS"):
         registry.resolve(["imagenet"], config | {"IMAGENET_TRANSFORMS": "IMAGENET1K_V9"})
@@ -394,6 +394,24 @@ def test_imagenet_onnx_matches_eager(tmp_path: Path) -> None:
     cached.write_bytes(b"truncated")  # a broken cache file is exported afresh, not trusted
     again = registry.load(fast.spec)
     assert again.runtime == "onnx" and cached.stat().st_size > 1_000_000
+
+
+@needs_shared
+def test_imagenet_on_openvino_has_its_own_weights_id(tmp_path: Path) -> None:
+    from pipelines.labelers.imagenet import softmax
+
+    base = {"IMAGENET_MODEL": "mobilenet_v2", "IMAGENET_WEIGHTS": str(MOBILENET)}
+    base["MODELS_DIR"] = str(tmp_path)
+    (spec,) = registry.resolve(["imagenet"], base | {"IMAGENET_RUNTIME": "openvino"})
+    assert spec.weights_id == f"1e3f86e31056+ov-{spec.options['precision']}"
+    ov = registry.load(spec)
+    onnx = registry.load(registry.resolve(["imagenet"], base | {"IMAGENET_RUNTIME": "onnx"})[0])
+    assert (ov.runtime, onnx.runtime) == ("openvino", "onnx")
+    for name, want in [("n01440764_tench", "tench"), ("n02279972_monarch", "monarch")]:
+        image = upright(IMAGENET_DIR / f"{name}.JPEG")
+        assert ov(image)[0].label == want
+        # bf16 arithmetic: close to the float scores, not equal (hence the id of its own)
+        assert np.abs(softmax(ov.logits(image)) - softmax(onnx.logits(image))).max() < 0.05
 
 
 @needs_shared

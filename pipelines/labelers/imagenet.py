@@ -54,8 +54,17 @@ class ImagenetLabeler:
         self.model: torch.nn.Module | None = _eager_model(spec)
         self.runtime = "eager"
         self._session: Any = None
-        if spec.options.get("runtime", "auto") != "eager":
-            self._try_onnx(required=spec.options.get("runtime") == "onnx")
+        self._onnx: str | bytes | None = None
+        runtime = spec.options.get("runtime", "auto")
+        if runtime != "eager":
+            self._try_onnx(required=runtime in ("onnx", "openvino"))
+        if runtime == "openvino":  # the verified ONNX copy, compiled by OpenVINO
+            from pipelines.labelers.openvino_cpu import openvino_runner
+
+            assert self._onnx is not None
+            data = Path(self._onnx).read_bytes() if isinstance(self._onnx, str) else self._onnx
+            ov_run = openvino_runner(data, str(spec.options["precision"]))
+            self._session, self.runtime = _OpenvinoSession(ov_run), "openvino"
 
     def __call__(self, image: Image.Image) -> list[Label]:
         return top_labels(softmax(self.logits(image)), self.categories)
@@ -88,9 +97,20 @@ class ImagenetLabeler:
                     raise
                 log.warning("%s: eager PyTorch (no ONNX copy: %s)", self.spec.model, exc)
                 return
-            self._session, self.runtime = session, "onnx"
+            self._session, self.runtime, self._onnx = session, "onnx", model
             self.model = None  # the ONNX copy replaces it; free the memory
             return
+
+
+class _OpenvinoSession:
+    """An OpenVINO runner behind onnxruntime's session.run(None, {name: x}) call."""
+
+    def __init__(self, run: Any) -> None:
+        self.run_model = run
+
+    def run(self, _outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        (x,) = feeds.values()
+        return [self.run_model(x)]
 
 
 def _eager_model(spec: LabelerSpec) -> torch.nn.Module:

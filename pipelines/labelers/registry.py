@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ DEFAULT_IMAGENET_MODEL = "mobilenet_v3_large"
 DEFAULT_DETECTOR = "fasterrcnn_mobilenet_v3_large_fpn"
 DOWNLOAD_TIMEOUT = 5.0  # seconds per socket operation: fail fast when offline
 YOLO_GLOB = "yolo*.onnx"
+# What every labelling stage imports: the `index` extra of the package (pip install 'atw[index]').
+LABELLING_STACK = ("torch", "torchvision", "onnxruntime", "onnx")
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -35,7 +38,15 @@ class _Known:
 
 
 def resolve(stages: Sequence[str], config: Mapping[str, Any]) -> list[LabelerSpec]:
-    """One LabelerSpec per stage, or WeightsMissing saying which file to put where."""
+    """One LabelerSpec per stage, or WeightsMissing saying which file to put where (or which
+    packages to install, when the labelling stack is not installed)."""
+    missing = [m for m in LABELLING_STACK if importlib.util.find_spec(m) is None]
+    if stages and missing:
+        raise WeightsMissing(
+            f"labelling ({', '.join(stages)}) needs {', '.join(missing)}, not installed here: "
+            "pip install 'atw[index]' (the labelling stack), or index metadata and thumbnails "
+            "only with --no-labels (LABELERS='')"
+        )
     specs = []
     for stage in stages:
         if stage == "imagenet":
@@ -210,9 +221,16 @@ def _resolve_imagenet(config: Mapping[str, Any]) -> LabelerSpec:
     if transforms not in members:
         raise ValueError(f"IMAGENET_TRANSFORMS={transforms!r}: {name} has {', '.join(members)}")
     runtime = _get(config, "IMAGENET_RUNTIME", "auto").lower()
-    if runtime not in ("auto", "onnx", "eager"):
-        raise ValueError(f"IMAGENET_RUNTIME must be auto, onnx or eager, not {runtime!r}")
+    if runtime not in ("auto", "onnx", "eager", "openvino"):
+        raise ValueError(f"IMAGENET_RUNTIME must be auto, onnx, eager or openvino, not {runtime!r}")
     options: dict[str, Any] = {"transforms": transforms, "runtime": runtime}
+    if runtime == "openvino":  # bf16 scores differ from float ones: a new id, so a relabel
+        from pipelines.labelers.openvino_cpu import openvino_available, openvino_precision
+
+        if not openvino_available():
+            raise ValueError("IMAGENET_RUNTIME=openvino needs the openvino package")
+        options["precision"] = openvino_precision()
+        wid = f"{wid}+ov-{options['precision']}"
     if models_dir is not None:
         options["cache_dir"] = str(models_dir / "cache")
     return LabelerSpec("imagenet", "imagenet", name, wid, str(path), options)

@@ -1,0 +1,49 @@
+"""OpenVINO on the CPU for the labelers: one thread, unpinned, bf16 where the processor has it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def openvino_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_precision() -> str:
+    """The precision OpenVINO's CPU plugin will run at here: bf16 where the processor has it
+    (AVX-512 BF16 or AMX), else f32. Stored with the runtime in the model's provenance."""
+    import openvino as ov
+
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "bf16" if "BF16" in caps else "f32"
+
+
+def openvino_runner(model: bytes, precision: str) -> Any:
+    """An OpenVINO CPU model compiled for one thread, one stream, unpinned (the workers are one
+    process per core; pinning would put every worker's thread on the same core)."""
+    import numpy as np
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(
+        core.read_model(model=model),
+        "CPU",
+        {
+            "INFERENCE_NUM_THREADS": 1,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,
+            "INFERENCE_PRECISION_HINT": precision,
+        },
+    )
+    request = compiled.create_infer_request()
+    feeds = len(compiled.inputs)  # 0 for a graph that ignores its input (test models)
+
+    def run(x: Any) -> Any:
+        """NCHW float32 input → the graph's first output."""
+        return np.asarray(request.infer({0: x} if feeds else {})[0])
+
+    run.compiled = compiled  # type: ignore[attr-defined]  # for checks of its settings
+    return run
