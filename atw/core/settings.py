@@ -62,8 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
       choices=("imagenet", "coco"), multiple=True),
     S("IMAGENET_MODEL", str, "mobilenet_v3_large", "torchvision classification model"),
     S("IMAGENET_WEIGHTS", str, "", "a state-dict file for `IMAGENET_MODEL`"),
-    S("IMAGENET_RUNTIME", str, "auto", "`auto` (ONNX copy when it matches PyTorch), `onnx` or "
-      "`eager`", choices=("auto", "onnx", "eager")),
+    S("IMAGENET_RUNTIME", str, "auto", "`auto` (ONNX copy when it matches PyTorch), `onnx`, "
+      "`eager` or `openvino` (the ONNX copy on OpenVINO, bf16 where the processor has it; its "
+      "own weights id)", choices=("auto", "onnx", "eager", "openvino")),
     S("IMAGENET_TRANSFORMS", str, "", "torchvision weights recipe used to preprocess a custom "
       "`IMAGENET_WEIGHTS` file (default: the file's own if it is a torchvision checkpoint, else "
       "`IMAGENET1K_V1`)"),
