@@ -95,7 +95,12 @@ def run_index(
     lock = index_lock(config["INSTANCE_PATH"])
     _remove_partial_thumbnails(config["THUMBS_DIR"])
     engine = make_engine(config["DATABASE_URL"])
-    create_schema(engine)
+    try:  # we hold the lock: a new index is created, an older one upgraded (printing its steps)
+        create_schema(engine, echo=_say if progress else None)
+    except BaseException:
+        engine.dispose()
+        lock.close()
+        raise
     session = Session(engine)
     with session.begin():
         # We hold the lock, so a run still marked "running" was killed.
@@ -153,6 +158,10 @@ def run_index(
         engine.dispose()
         lock.close()
     return summary
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _remove_partial_thumbnails(thumbs_dir: str) -> None:

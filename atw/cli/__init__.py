@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from atw.cli import exporting, indexing, pruning, serving
+from atw.cli import database, exporting, indexing, pruning, serving
 
 COMMANDS = (
     indexing.index_command,
@@ -15,6 +15,7 @@ COMMANDS = (
     exporting.export_command,
     exporting.export_folders_command,
     pruning.prune_command,
+    database.db_group,
 )
 
 

@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from atw.web import db
+
 
 @click.command("prune-uploads")
 @click.option(
@@ -27,6 +29,7 @@ def prune_command(days: float | None, wait: float) -> None:
     from atw.core.locks import IndexerBusy
     from atw.services import retention
 
+    db.engine()  # an outdated index: refuse, naming `flask --app atw db upgrade`
     config = current_app.config
     effective = float(config.get("UPLOAD_RETENTION_DAYS") or 0) if days is None else days
     if effective <= 0:

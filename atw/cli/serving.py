@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from atw.web import security
+from atw.web import db, security
 
 
 @click.command("serve")
@@ -19,6 +19,7 @@ def serve_command(host: str, port: int, threads: int) -> None:
     from waitress import serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.engine()  # an outdated index: refuse now, naming `flask --app atw db upgrade`
     trusted = app.extensions[security.HOSTS_KEY]
     if not security.trust_host(app, host) and "*" not in trusted:
         click.echo(

@@ -7,7 +7,7 @@ always match the Label/Detection rows of listed photos."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -161,9 +161,14 @@ def _apply_counts(session: Session, deltas: Counter[tuple[str, str, int]]) -> No
 REBUILD_CHUNK = 2000
 
 
-def rebuild(session: Session) -> None:
+def rebuild(session: Session, progress: Callable[[int, int], None] | None = None) -> None:
     """Recompute every derived row from the base rows: Photo.listed and geo_*, PhotoClass and
-    ClassCount (idempotent). Runs inside the caller's transaction."""
+    ClassCount (idempotent). Runs inside the caller's transaction; progress(done, total) is
+    called after each chunk of photos.
+
+    Migration 0001 runs it on an index of schema 1 (atw/core/migrations), before any later
+    revision: it must touch only columns that exist at schema 3 (tests/test_migrations.py
+    upgrades a schema-1 index to head, and fails if it does not)."""
     has_path = exists().where(PhotoPath.photo_id == Photo.id)
     session.execute(
         update(Photo).values(listed=has_path).execution_options(synchronize_session=False)
@@ -204,6 +209,8 @@ def rebuild(session: Session) -> None:
         if rows:
             session.execute(insert(PhotoClass), rows)
         counts.update(count_deltas(rows))
+        if progress is not None:
+            progress(min(i + REBUILD_CHUNK, len(ids)), len(ids))
     if counts:
         session.execute(
             insert(ClassCount),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, LargeBinary, String, and_, cast, func, literal, or_
+from sqlalchemy.engine import Connection, Engine
 
 
 def prefix_range(column: Any, prefix: str, dialect_name: str) -> list[ColumnElement[bool]]:
@@ -63,3 +66,31 @@ def day_of(column: Any, dialect_name: str) -> Any:
     if dialect_name == "sqlite":
         return func.date(column)
     return cast(column, Date)
+
+
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for creating or migrating the schema; committed when
+    the block ends, rolled back if it raises.
+
+    SQLite only: Python's sqlite3 opens no transaction before DDL (CREATE, ALTER run in
+    autocommit), so a plain begin() would not make a migration atomic: BEGIN IMMEDIATE is sent
+    explicitly, which also takes the write lock at once (a second process creating or
+    migrating waits for it, then sees the finished schema). Foreign keys are off meanwhile
+    (a batch migration copies and drops a table: with them on, DROP TABLE photo would cascade
+    into every row referring to it) and back on before the connection returns to the pool.
+    Others (PostgreSQL): DDL is transactional; a plain transaction."""
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction
+            conn.commit()
+        try:
+            with conn.begin():
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()

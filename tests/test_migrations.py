@@ -1,0 +1,389 @@
+"""Alembic migrations: one head, revisions that agree with the models, old index files upgraded.
+
+The old index files are built from SQL captured from the code that wrote them
+(tests/fixtures/index_schema_N.sql: atw before Alembic, at the commits named in each file),
+filled with every row of a real index of a few shared photos (real models), then upgraded
+with the real command; the result must hold exactly what a fresh index of those photos holds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
+from sqlalchemy import text
+
+import atw
+from atw.core import derived, dialect, migrations
+from atw.core.engine import make_engine
+from atw.core.locks import index_lock
+from tests.conftest import (
+    COCO_DIR,
+    EXIF_DIR,
+    IMAGENET_DIR,
+    MODEL_CONFIG,
+    app_config,
+    fresh_app,
+    index,
+    need_shared,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+PHOTOS = [
+    EXIF_DIR / "bird.jpg",  # GPS, a date, a bird
+    EXIF_DIR / "big_ben.jpg",
+    EXIF_DIR / "DSCN0010.jpg",
+    COCO_DIR / "images" / "train2017" / "000000000036.jpg",  # people: several boxes
+    COCO_DIR / "images" / "train2017" / "000000000009.jpg",
+    IMAGENET_DIR / "n01440764_tench.JPEG",
+]
+UPGRADE = "flask --app atw db upgrade"
+
+
+# --- what a database holds, read with sqlite3 (independent of the code under test) ----------
+
+
+def facts(path: Path) -> dict[str, Any]:
+    """Every table's columns (name, type, not null, primary key), foreign keys, indexes (with
+    their partial conditions) and WITHOUT ROWID: the schema, whatever order it was built in."""
+    con = sqlite3.connect(path)
+    out: dict[str, Any] = {}
+    tables = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+    for name, sql in tables:
+        cols = sorted(
+            (r[1], r[2].upper(), r[3], r[5]) for r in con.execute(f"PRAGMA table_info('{name}')")
+        )
+        fks = sorted(
+            (r[2], r[3], r[4], r[6]) for r in con.execute(f"PRAGMA foreign_key_list('{name}')")
+        )
+        indexes = {}
+        for _seq, ix, unique, origin, partial in con.execute(f"PRAGMA index_list('{name}')"):
+            columns = tuple(r[2] for r in con.execute(f"PRAGMA index_info('{ix}')"))
+            where = None
+            if partial:
+                ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (ix,)).fetchone()
+                where = " ".join(ddl[0].split(" WHERE ", 1)[1].split())
+            key = ix if origin == "c" else f"{origin}{columns}"  # automatic ones by columns
+            indexes[key] = (unique, columns, where)
+        out[name] = {
+            "columns": cols,
+            "foreign_keys": fks,
+            "indexes": indexes,
+            "without_rowid": "WITHOUT ROWID" in sql.upper(),
+        }
+    con.close()
+    return out
+
+
+def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, columns in name order, rows sorted."""
+    con = sqlite3.connect(path)
+    out = {}
+    for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        cols = sorted(r[1] for r in con.execute(f"PRAGMA table_info('{name}')"))
+        rows = con.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
+        out[name] = [tuple(cols), *sorted(rows, key=repr)]
+    con.close()
+    return out
+
+
+def legacy_index(version: int, source: Path, target: Path) -> None:
+    """An index file as atw wrote it before Alembic, at schema `version`: the DDL captured from
+    that code, holding the rows of `source` (the columns that schema had)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(target)
+    con.executescript((FIXTURES / f"index_schema_{version}.sql").read_text())
+    src = sqlite3.connect(source)
+    for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        if table == "meta":
+            continue  # the fixture's own schema_version
+        have = {r[1] for r in src.execute(f"PRAGMA table_info('{table}')")}
+        cols = [r[1] for r in con.execute(f"PRAGMA table_info('{table}')") if r[1] in have]
+        rows = src.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
+        marks = ", ".join("?" for _ in cols)
+        con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+    con.commit()
+    con.close()
+    src.close()
+
+
+def expected_after(version: int, fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    """What the upgraded file must hold: the fresh index's rows; before schema 3 no file knew
+    which photos were damaged (none, as far as it was concerned)."""
+    if version >= 3:
+        return fresh
+    cols, *rows = fresh["photo"]
+    damaged, reason = cols.index("damaged"), cols.index("damage_reason")
+    fixed = []
+    for row in rows:
+        r = list(row)
+        r[damaged], r[reason] = 0, None
+        fixed.append(tuple(r))
+    return {**fresh, "photo": [cols, *sorted(fixed, key=repr)]}
+
+
+def database(instance: Path) -> Path:
+    return instance / "atw.sqlite"
+
+
+def cli(instance: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """Run a command as `flask --app atw …` does (FlaskGroup over atw.create_app)."""
+    for name in [n for n in os.environ if n.startswith("ATW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ATW_INSTANCE_PATH", str(instance))
+    group = FlaskGroup(create_app=atw.create_app, load_dotenv=False)
+    return CliRunner().invoke(group, list(args))
+
+
+def differences(path: Path) -> list[Any]:
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            return migrations.differences(conn)
+    finally:
+        engine.dispose()
+
+
+# --- the fresh index every upgraded file is compared with ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, Path]:
+    """A fresh index (this tree, at head) of a few shared photos with real labels and boxes,
+    two paths of one photo, a damaged (truncated) photo and a file that is no image."""
+    need_shared(*PHOTOS, Path(MODEL_CONFIG["IMAGENET_WEIGHTS"]), Path(MODEL_CONFIG["YOLO_MODEL"]))
+    base = tmp_path_factory.mktemp("fresh")
+    root = base / "photos"
+    (root / "again").mkdir(parents=True)
+    for p in PHOTOS:
+        shutil.copyfile(p, root / p.name)
+    shutil.copyfile(PHOTOS[0], root / "again" / PHOTOS[0].name)
+    data = PHOTOS[3].read_bytes()
+    (root / "cut.jpg").write_bytes(data[: len(data) // 2])
+    (root / "notes.jpg").write_text("not a picture")
+    app = fresh_app(base / "instance", **MODEL_CONFIG)
+    summary = index(app, root)
+    assert summary.indexed == len(PHOTOS) + 1 and summary.quarantined == 1
+    return app, root, database(base / "instance")
+
+
+# --- the revisions -----------------------------------------------------------------------------
+
+
+def test_there_is_exactly_one_head():
+    """Two revisions written at once on two branches both follow the same parent: merge them
+    (or renumber one) before landing."""
+    heads = migrations.script().get_heads()
+    assert heads == [migrations.head()], f"more than one head: {heads}"
+    assert migrations.script().get_base() == "0001"
+
+
+def test_the_baseline_builds_schema_3_as_the_old_code_wrote_it(tmp_path):
+    old = tmp_path / "old.sqlite"
+    sqlite3.connect(old).executescript((FIXTURES / "index_schema_3.sql").read_text())
+    new = tmp_path / "new.sqlite"
+    engine = make_engine(f"sqlite:///{new}")
+    with dialect.migrating(engine) as conn:
+        command.upgrade(migrations.config(conn), "0001")
+    engine.dispose()
+    got, want = facts(new), facts(old)
+    assert got.pop("alembic_version")
+    assert got == want
+    assert table_rows(new)["meta"] == table_rows(old)["meta"]
+
+
+def test_the_revisions_and_the_models_agree(tmp_path):
+    """Every revision run on an empty database gives what the models declare (no autogenerate
+    difference) and what a new database gets (create_all + stamp, the fast path)."""
+    by_revisions = tmp_path / "revisions.sqlite"
+    engine = make_engine(f"sqlite:///{by_revisions}")
+    with dialect.migrating(engine) as conn:
+        command.upgrade(migrations.config(conn), "head")
+    engine.dispose()
+    assert differences(by_revisions) == []
+    new = tmp_path / "new.sqlite"
+    engine = make_engine(f"sqlite:///{new}")
+    before = migrations.upgrade(engine)
+    engine.dispose()
+    assert before.kind == "empty"
+    assert facts(new) == facts(by_revisions)
+    assert table_rows(new) == table_rows(by_revisions)  # meta and alembic_version rows
+    assert differences(new) == []
+
+
+def test_a_new_instance_is_created_at_head_quickly(make_app, tmp_path):
+    import time
+
+    t = time.perf_counter()
+    app = make_app()
+    took = time.perf_counter() - t
+    engine = make_engine(app.config["DATABASE_URL"])
+    assert migrations.state(engine).current
+    engine.dispose()
+    assert took < 2.0, f"building an app over a new instance took {took:.2f} s"
+
+
+# --- an index written before Alembic, upgraded in place --------------------------------------
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_an_index_written_before_alembic_is_upgraded_in_place(
+    version, fresh, tmp_path, monkeypatch
+):
+    fresh_app_, _root, fresh_db = fresh
+    instance = tmp_path / "instance"
+    db = database(instance)
+    legacy_index(version, fresh_db, db)
+    before = facts(db), table_rows(db)
+
+    # The web app refuses it, naming the command, and leaves the file as it was.
+    with pytest.raises(migrations.SchemaOutdated, match=UPGRADE):
+        atw.create_app(app_config(instance))
+    assert (facts(db), table_rows(db)) == before
+
+    result = cli(instance, monkeypatch, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert f"schema {version}, written before atw used Alembic" in result.output
+    assert "0001: Baseline" in result.output
+    assert ("derived rows" in result.output) == (version == 1)
+
+    assert table_rows(db) == expected_after(version, table_rows(fresh_db))
+    assert facts(db) == facts(fresh_db)
+    assert differences(db) == []
+    again = cli(instance, monkeypatch, "db", "upgrade")
+    assert again.exit_code == 0 and "up to date" in again.output
+
+    # The web app starts, and answers as the fresh index's does.
+    app = atw.create_app(app_config(instance))
+    for url in ("/api/photos?per_page=100", "/api/classes", "/api/map", "/api/quarantine"):
+        got, want = app.test_client().get(url), fresh_app_.test_client().get(url)
+        assert got.status_code == want.status_code == 200
+        assert got.get_json() == api_after(version, want.get_json()), url
+
+
+def api_after(version: int, body: Any) -> Any:
+    """The fresh index's API answer as an upgraded file of this version gives it (see
+    expected_after: no damaged photo before schema 3)."""
+    if version >= 3 or "photos" not in body:
+        return body
+    photos = [{**p, "damaged": False, "damage_reason": None} for p in body["photos"]]
+    return {**body, "photos": photos}
+
+
+def test_the_commands_refuse_an_outdated_index_and_upgrade_it_once(fresh, tmp_path):
+    """The real `flask` command: serve and a read-only command refuse, db upgrade upgrades."""
+    _app, _root, fresh_db = fresh
+    instance = tmp_path / "instance"
+    legacy_index(2, fresh_db, database(instance))
+    env = {"ATW_INSTANCE_PATH": str(instance), "PATH": "/usr/bin:/bin"}
+
+    def flask(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "flask", "--app", "atw", *args]
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    current = flask("db", "current")
+    assert current.returncode == 0 and "schema 2, written before atw used Alembic" in current.stdout
+    for refused in (flask("serve", "--port", "0"), flask("attention")):
+        assert refused.returncode != 0
+        assert f"`{UPGRADE}`" in refused.stderr and "Traceback" not in refused.stderr
+    assert flask("db", "check").returncode != 0
+    done = flask("db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert f"to {migrations.head()}" in done.stdout
+    assert flask("db", "check").returncode == 0
+    assert "head: up to date" in flask("db", "current").stdout
+    assert flask("attention").returncode == 0
+
+
+def test_an_index_run_upgrades_the_index_it_writes(fresh, tmp_path, monkeypatch):
+    _app, root, fresh_db = fresh
+    instance = tmp_path / "instance"
+    legacy_index(1, fresh_db, database(instance))
+    result = cli(instance, monkeypatch, "index", "--no-labels", str(root))
+    assert result.exit_code == 0, result.output
+    assert "upgrading the index" in result.output
+    engine = make_engine(f"sqlite:///{database(instance)}")
+    assert migrations.state(engine).current
+    engine.dispose()
+    assert differences(database(instance)) == []
+
+
+def test_the_upgrade_waits_for_an_index_run(fresh, tmp_path, monkeypatch):
+    _app, _root, fresh_db = fresh
+    instance = tmp_path / "instance"
+    legacy_index(3, fresh_db, database(instance))
+    held = index_lock(str(instance))
+    try:
+        result = cli(instance, monkeypatch, "db", "upgrade")
+    finally:
+        held.close()
+    assert result.exit_code != 0 and "another index run" in result.output
+    assert "alembic_version" not in facts(database(instance))
+
+
+def test_a_failed_upgrade_leaves_the_index_as_it_was(fresh, tmp_path, monkeypatch):
+    """One transaction on SQLite too (BEGIN IMMEDIATE): the columns added before the failure
+    are gone again."""
+    _app, _root, fresh_db = fresh
+    db = tmp_path / "old.sqlite"
+    legacy_index(1, fresh_db, db)
+    before = facts(db), table_rows(db)
+
+    def broken(session: Any, progress: Any = None) -> None:
+        session.execute(text("UPDATE photo SET listed = 1"))
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(derived, "rebuild", broken)
+    engine = make_engine(f"sqlite:///{db}")
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        migrations.upgrade(engine)
+    assert migrations.state(engine).kind == "legacy"
+    engine.dispose()
+    assert (facts(db), table_rows(db)) == before
+
+
+def test_an_index_from_a_newer_atw_is_refused(make_app, tmp_path, monkeypatch):
+    app = make_app()
+    url = app.config["DATABASE_URL"]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(migrations.SchemaOutdated, match="a newer atw upgraded it"):
+        make_app()
+    result = cli(Path(app.instance_path), monkeypatch, "db", "upgrade")
+    assert result.exit_code != 0 and "a newer atw upgraded it" in result.output
+
+
+def test_two_processes_opening_a_new_instance_at_once_both_get_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    engines = [make_engine(url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def open_it(engine: Any) -> None:
+        try:
+            migrations.ensure_current(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    con = sqlite3.connect(tmp_path / "new.sqlite")
+    assert con.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM meta").fetchone() == (1,)
+    for e in engines:
+        e.dispose()
