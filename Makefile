@@ -37,8 +37,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(BIN)/python
+# The pinned set (requirements.txt, the README's), then atw itself, editable and without
+# dependencies (they are the pinned ones; `pip check` says they satisfy pyproject.toml): this
+# puts the `atw` command in $(BIN).
+$(VENV)/.installed: requirements.txt pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
@@ -62,10 +67,10 @@ system-deps:
 
 index: setup
 	@test -n "$(PHOTOS)" || (echo "usage: make index PHOTOS=/path/to/photos" && exit 2)
-	$(BIN)/flask --app atw index $(PHOTOS)
+	$(BIN)/atw index $(PHOTOS)
 
 serve: setup
-	$(BIN)/flask --app atw serve --host $(HOST) --port $(PORT)
+	$(BIN)/atw serve --host $(HOST) --port $(PORT)
 
 run: index serve
 

@@ -24,6 +24,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_path = test_config["INSTANCE_PATH"]
     if instance_path:
         instance_path = str(Path(instance_path).expanduser().resolve())
+    else:
+        instance_path = default_instance_path()
     app = Flask(IMPORT_NAME, instance_path=instance_path, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
@@ -55,6 +57,16 @@ def _declared_layers(app: Flask) -> None:
         raise SystemExit(f"atw: malformed settings:\n{exc}") from None
     app.config.update(file_values)
     app.config.update(env_values)
+
+
+def default_instance_path() -> str | None:
+    """Where the instance folder is when ATW_INSTANCE_PATH is not set. In a source checkout
+    (pyproject.toml beside the atw package; an editable install too): None, Flask's default,
+    <checkout>/instance. Installed from a wheel: ./instance in the current folder (Flask's
+    default would be <venv>/var/atw-instance, which is lost with the virtualenv)."""
+    if (Path(__file__).resolve().parents[2] / "pyproject.toml").is_file():
+        return None
+    return str(Path.cwd() / "instance")
 
 
 def _uploads(app: Flask) -> None:

@@ -31,9 +31,10 @@ class Box:
 
 
 class WeightsMissing(RuntimeError):
-    """Raised before any work when a model's weights can be neither found nor downloaded.
+    """Raised before any work when a model's weights can be neither found nor downloaded, or
+    the labelling packages (the `index` extra) are not installed.
 
-    The message says exactly which file to put where (or which setting to use)."""
+    The message says exactly which file to put where (or which setting or package to use)."""
 
 
 @dataclass(frozen=True)
