@@ -63,22 +63,28 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
     app, root = charts_world
     q = fix(q, root)
     photos = api_photos(app, q)["photos"]
+    # The time charts leave out the photos whose date is only estimated (the file date).
+    dated = [p for p in photos if not p["time_estimated"]]
     want: Counter[tuple[str, str]] = Counter()
     per_month: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     for p in photos:
+        for c in classes_of(p, q):
+            totals[c] += 1
+    for p in dated:
         per_month[p["taken_at"][:7]] += 1
         for c in classes_of(p, q):
             want[(c, p["taken_at"][:7])] += 1
-            totals[c] += 1
     show = sorted(totals)
     r = app.test_client().get(f"/charts.json?{q}&period=month&show={','.join(show)}")
     assert r.status_code == 200, r.get_json()
     data = r.get_json()
     figs = data["figures"]
-    # Classes ranked here as the picker ranks them: most photos first, then by name.
-    ranked = sorted(totals, key=lambda c: (-totals[c], c))
-    assert data["period"] == "month" and data["shown"] == (show or ranked[:8])
+    # Classes ranked here as the picker ranks them: the filter's own classes first, then most
+    # photos first, then by name.
+    named = [c for c in parse_qs(q).get("classes", [""])[0].split(",") if c in totals]
+    ranked = named + sorted(set(totals) - set(named), key=lambda c: (-totals[c], c))
+    assert data["period"] == "month" and data["shown"] == (show or named or ranked[:8])
     got: Counter[tuple[str, str]] = Counter()
     for trace in figs["classes_over_time"]["data"]:
         for x, y in zip(trace["x"], trace["y"], strict=True):
@@ -89,26 +95,28 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
     heat = figs["heatmap"]["data"][0]
     cells = Counter(
         {
-            (label, month): z
+            (label, month[:7]): z
             for label, row in zip(heat["y"], heat["z"], strict=True)
-            for month, z in zip(heat["x"], row, strict=True)
+            for month, z in zip(heat["x"][:-1], row, strict=True)  # x: the months' edges
             if z
         }
     )
     assert cells == (want if show else Counter())
     bars = figs["photos_per_month"]["data"][0]
-    assert {x: y for x, y in zip(bars["x"], bars["y"], strict=True) if y} == dict(per_month)
-    days = figs["capture_time"]["data"][0]
-    assert Counter(p["taken_at"][:10] for p in photos) == dict(
-        zip(days["x"], days["y"], strict=True)
+    assert {x[:7]: y for x, y in zip(bars["x"], bars["y"], strict=True) if y} == dict(per_month)
+    days = figs["capture_time"]["data"]
+    assert len(days) == 1  # no trace of estimated dates unless asked
+    assert Counter(p["taken_at"][:10] for p in dated) == dict(
+        zip(days[0]["x"], days[0]["y"], strict=True)
     )
-    # The picker's classes and counts: every class of the filtered photos, most photos first.
+    assert data["estimated"] == len(photos) - len(dated)
+    # The picker's classes and counts: every class of the filtered photos, the filter's first.
     picked = [(c["label"], c["photos"]) for c in data["pickable"]]
     assert picked == [(c, totals[c]) for c in ranked[:30]]
-    # Nothing picked: the top 8 classes over time, counted as above.
+    # Nothing picked: the filter's classes, else the top 8 classes over time, counted as above.
     r = app.test_client().get(f"/charts.json?{q}&period=month")
     default = r.get_json()
-    assert default["shown"] == ranked[:8]
+    assert default["shown"] == (named or ranked[:8])
     got_default = Counter(
         {
             (trace["name"], x[:7]): y
@@ -117,12 +125,12 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
             if y
         }
     )
-    assert got_default == Counter({k: n for k, n in want.items() if k[0] in ranked[:8]})
+    assert got_default == Counter({k: n for k, n in want.items() if k[0] in default["shown"]})
 
 
 def test_weeks_and_years_sum_to_the_same_photos(charts_world):
     app, _root = charts_world
-    photos = api_photos(app, "classes=person")["photos"]
+    photos = [p for p in api_photos(app, "classes=person")["photos"] if not p["time_estimated"]]
     for period in ("day", "week", "year"):
         data = app.test_client().get(f"/charts.json?classes=person&period={period}&show=person")
         trace = data.get_json()["figures"]["classes_over_time"]["data"][0]
@@ -144,11 +152,126 @@ def test_the_period_follows_the_date_span(charts_world):
     c = app.test_client()
     assert c.get("/charts.json").get_json()["period"] == "month"  # 2014 … 2018
     assert c.get("/charts.json?start=2014-06-01&end=2014-06-30").get_json()["period"] == "day"
-    assert c.get("/charts.json?start=2014-05-01&end=2014-08-31").get_json()["period"] == "week"
+    assert c.get("/charts.json?start=2014-05-01&end=2015-03-31").get_json()["period"] == "week"
+    # 31 May … 1 Aug 2014: days, although an estimated date (15 Aug) would make it weeks.
+    q = "start=2014-05-01&end=2014-08-31"
+    assert c.get(f"/charts.json?{q}").get_json()["period"] == "day"
+    assert c.get(f"/charts.json?{q}&with_estimated=1").get_json()["period"] == "day"
     assert series.choose_period(date(1990, 1, 1), date(2020, 1, 1)) == "year"
     r = c.get("/charts.json?period=fortnight")
     assert r.status_code == 400 and r.get_json()["parameter"] == "period"
     assert c.get("/charts.json?start=2015-13-01").status_code == 400
+
+
+def _traces(data: dict[str, Any], chart: str) -> dict[str, dict[str, int]]:
+    return {
+        t["name"]: dict(zip(t["x"], t["y"], strict=True)) for t in data["figures"][chart]["data"]
+    }
+
+
+def test_estimated_dates_are_counted_and_charted_only_when_asked(charts_world):
+    app, _root = charts_world
+    c = app.test_client()
+    photos = api_photos(app, "")["photos"]
+    estimated = [p for p in photos if p["time_estimated"]]
+    assert sorted(p["taken_at"][:10] for p in estimated) == ["2014-06-15", "2014-08-15"]
+    default = c.get("/charts.json").get_json()
+    assert default["estimated"] == 2 and not default["with_estimated"]
+    days = _traces(default, "capture_time")
+    assert list(days) == ["capture date"]
+    assert "2014-08-15" not in days["capture date"]  # est_aug alone on that day
+    assert days["capture date"]["2014-06-15"] == 1  # a dated photo; est_jun is left out
+    assert default["photos"] == len(photos) - 2
+    shown = c.get("/charts.json?with_estimated=1").get_json()
+    assert shown["with_estimated"] and shown["photos"] == len(photos)
+    days = _traces(shown, "capture_time")
+    assert days["estimated date (file date)"] == {"2014-06-15": 1, "2014-08-15": 1}
+    assert days["capture date"] == _traces(default, "capture_time")["capture date"]
+    months = _traces(shown, "photos_per_month")
+    est_months = {x[:7]: y for x, y in months["estimated date (file date)"].items() if y}
+    assert est_months == {"2014-06": 1, "2014-08": 1}
+    # The class charts count them too when asked (each estimated photo's classes).
+    over = Counter()
+    for t in shown["figures"]["classes_over_time"]["data"]:
+        over.update({x[:7]: y for x, y in zip(t["x"], t["y"], strict=True) if y})
+    base = Counter()
+    for t in default["figures"]["classes_over_time"]["data"]:
+        base.update({x[:7]: y for x, y in zip(t["x"], t["y"], strict=True) if y})
+    extra = Counter()
+    for p in estimated:
+        extra[p["taken_at"][:7]] += len(classes_of(p, "") & set(default["shown"]))
+    assert over == base + extra
+
+
+def test_estimated_dates_never_set_the_range(charts_world):
+    app, root = charts_world
+    c = app.test_client()
+    # The trip folder: dated photos from 1 Mar 2015 to 1 Jan 2016, estimated ones in June/Aug 2014.
+    q = f"folder={root}/trip"
+    for extra in ("", "&with_estimated=1"):
+        data = c.get(f"/charts.json?{q}{extra}").get_json()
+        assert data["period"] == "week" and data["estimated"] == 2
+        for chart in ("capture_time", "classes_over_time", "photos_per_month"):
+            lo, _hi = data["figures"][chart]["layout"]["xaxis"]["range"]
+            assert lo >= "2015-02-23", (chart, lo)  # the Monday before 1 Mar 2015 at the earliest
+    assert data["estimated_outside"] == 2
+    assert list(_traces(data, "capture_time")) == ["capture date"]  # none inside the span
+    # Only estimated dates in the filter: nothing charted by default; asked, they set the span.
+    q = "start=2014-08-10&end=2014-08-20"
+    assert [p["time_estimated"] for p in api_photos(app, q)["photos"]] == [True]
+    data = c.get(f"/charts.json?{q}").get_json()
+    assert data["photos"] == 0 and data["estimated"] == 1
+    assert data["figures"]["capture_time"]["data"][0]["x"] == []
+    data = c.get(f"/charts.json?{q}&with_estimated=1").get_json()
+    assert _traces(data, "capture_time")["estimated date (file date)"] == {"2014-08-15": 1}
+    assert data["figures"]["capture_time"]["layout"]["xaxis"]["range"] == [
+        "2014-08-15",
+        "2014-08-16",
+    ]
+
+
+def test_the_class_charts_follow_the_filters_classes(charts_world):
+    app, _root = charts_world
+    c = app.test_client()
+    everything = c.get("/charts.json").get_json()
+    # The two least common classes; their photos have other, more common classes too (which
+    # the charts drew instead when they ranked the filtered photos' classes).
+    rare = [p["label"] for p in everything["pickable"][-2:]]
+    q = "classes=" + ",".join([*rare, "zebra"])
+    others = {r["label"] for r in c.get(f"/api/classes?{q}").get_json()} - set(rare)
+    assert len(others) >= 3
+    data = c.get(f"/charts.json?{q}").get_json()
+    assert data["shown"] == rare and data["focus"] == rare
+    assert [t["name"] for t in data["figures"]["classes_over_time"]["data"]] == rare
+    assert data["figures"]["heatmap"]["data"][0]["y"] == rare
+    top = data["figures"]["top_classes"]
+    assert set(top["data"][0]["y"]) == set(rare)
+    assert top["layout"]["title"]["text"] == "Classes of the filter by source"
+    assert [p["label"] for p in data["pickable"][:2]] == rare
+    # A pick still overrides the filter's classes.
+    picked = c.get(f"/charts.json?{q}&show={everything['shown'][0]}").get_json()
+    assert picked["shown"] == [everything["shown"][0]]
+
+
+def test_count_axes_are_whole_numbers_and_a_day_is_a_day(charts_world):
+    app, _root = charts_world
+    c = app.test_client()
+    # One day (1 Jul 2015: three photos at the North Pole).
+    data = c.get("/charts.json?start=2015-07-01&end=2015-07-01").get_json()
+    assert data["period"] == "day" and data["photos"] == 3
+    for chart in ("capture_time", "classes_over_time"):
+        layout = data["figures"][chart]["layout"]
+        assert layout["xaxis"]["range"] == ["2015-07-01", "2015-07-02"], chart
+        assert layout["xaxis"]["tickformat"] == "%-d %b %Y"
+        assert layout["yaxis"]["tickformat"] == ",d"  # no 0.5 photos
+    assert data["figures"]["capture_time"]["layout"]["yaxis"]["dtick"] == 1  # 3: 0, 1, 2, 3
+    heat = data["figures"]["heatmap"]
+    assert heat["layout"]["xaxis"]["tickformat"] == "%b %Y"
+    assert heat["layout"]["yaxis"]["automargin"] is True
+    # Months without photos are gaps (drawn transparent), not zeros painted in the scale.
+    everything = c.get("/charts.json").get_json()["figures"]["heatmap"]["data"][0]
+    values = [z for row in everything["z"] for z in row]
+    assert 0 not in values and None in values and min(v for v in values if v) >= 1
 
 
 def test_top_classes_are_split_by_source_as_the_api_counts_them(charts_world):
@@ -169,7 +292,7 @@ def test_top_classes_are_split_by_source_as_the_api_counts_them(charts_world):
 
 def test_an_empty_result_still_draws(charts_world):
     app, _root = charts_world
-    data = app.test_client().get("/charts.json?classes=no-such-class").get_json()
+    data = app.test_client().get("/charts.json?classes=zebra").get_json()
     assert data["photos"] == 0 and data["shown"] == []
     assert set(data["figures"]) == {
         "classes_over_time",
@@ -286,4 +409,106 @@ def test_clicking_a_class_adds_it_to_the_filter(live):
         assert q["classes"] == [top] and q["start"] == ["2014-01-01"]
         want = api_photos(app, f"start=2014-01-01&end=2016-12-31&classes={top}")
         assert sorted(grid_ids(page)) == sorted(p["id"] for p in want["photos"])
+        assert not page.js_errors
+
+
+def _rect(page: Any, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box, selector
+    return box
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_charts_page_leaves_estimated_dates_out_until_switched_on(live):
+    from tests.browser import chromium, screenshot
+
+    _app, _root, url = live
+    with chromium() as page:
+        open_charts(page, url + "/charts")
+        # Above the fold: the capture-date chart starts within the first screen.
+        assert _rect(page, "#chart-capture_time")["y"] < 400
+        assert _rect(page, "#charts")["y"] < _rect(page, "#map")["y"]
+        assert page.is_visible("#estimated-switch")
+        assert page.inner_text("#estimated-text") == (
+            "2 photos with estimated dates are not charted — show them"
+        )
+        names = page.evaluate(
+            "() => document.getElementById('chart-capture_time').data.map(t => t.name)"
+        )
+        assert names == ["capture date"]
+        # The mode bar, shown on hover, stays clear of every title.
+        for name in ("capture_time", "classes_over_time", "top_classes", "heatmap"):
+            page.hover(f"#chart-{name} .nsewdrag")
+            page.locator(f"#chart-{name} .modebar-container .modebar").wait_for(state="visible")
+            bar = _rect(page, f"#chart-{name} .modebar")
+            title = _rect(page, f"#chart-{name} .gtitle")
+            assert not _overlap(bar, title), name
+        # Heatmap row labels are whole (automargin): the longest one fits inside the chart.
+        labels = page.locator("#chart-heatmap .ytick text")
+        chart = _rect(page, "#chart-heatmap")
+        for i in range(labels.count()):
+            assert labels.nth(i).bounding_box()["x"] >= chart["x"] - 0.5
+        # Its month labels are not repeated.
+        months = page.eval_on_selector_all(
+            "#chart-heatmap .xtick text", "e => e.map(t => t.textContent)"
+        )
+        assert months and len(months) == len(set(months))
+        screenshot(page, "charts")
+        ready = int(page.get_attribute("#charts", "data-ready"))
+        page.check("#chart-estimated")
+        page.locator(f"#charts[data-ready='{ready + 1}']").wait_for()
+        names = page.evaluate(
+            "() => document.getElementById('chart-capture_time').data.map(t => t.name)"
+        )
+        assert names == ["capture date", "estimated date (file date)"]
+        assert page.inner_text("#estimated-text").startswith(
+            "2 photos with estimated dates are charted in grey"
+        )
+        screenshot(page, "charts-with-estimated")
+        assert not page.js_errors
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_class_chart_follows_the_filter_in_the_page(live):
+    from tests.browser import chromium, screenshot
+
+    app, _root, url = live
+    everything = app.test_client().get("/charts.json").get_json()
+    rare = [p["label"] for p in everything["pickable"][-2:]]
+    with chromium() as page:
+        open_charts(page, url + "/charts?classes=" + ",".join(rare))
+        stacked = page.evaluate(
+            "() => document.getElementById('chart-classes_over_time').data.map(t => t.name)"
+        )
+        assert stacked == rare
+        rows = page.evaluate("() => document.getElementById('chart-heatmap').data[0].y")
+        assert list(rows) == rare
+        ticks = page.eval_on_selector_all(
+            "#chart-classes_over_time .ytick text", "e => e.map(t => t.textContent)"
+        )
+        assert ticks and all(t.replace(",", "").isdigit() for t in ticks), ticks
+        screenshot(page, "charts-filtered")
+        # One day: its axes name the day (not "23:59:59.9996 Nov 30") and count whole photos.
+        open_charts(page, url + "/charts?start=2015-07-01&end=2015-07-01")
+        for name in ("capture_time", "classes_over_time"):
+            days = page.eval_on_selector_all(
+                f"#chart-{name} .xtick text", "e => e.map(t => t.textContent)"
+            )
+            assert days == ["1 Jul 2015"], (name, days)
+        counts = page.eval_on_selector_all(
+            "#chart-capture_time .ytick text", "e => e.map(t => t.textContent)"
+        )
+        assert counts == ["0", "1", "2", "3"]
+        screenshot(page, "charts-one-day")
         assert not page.js_errors

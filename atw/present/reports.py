@@ -90,8 +90,9 @@ def build_report(
             row["thumb"] = thumb
             row["file"] = tables.file_name(row["path"])
             row.pop("sha256", None)
-    d = charts.chart_data(session, flt)
+    d = charts.chart_data(session, flt)  # photos with estimated dates left out of the charts
     figs = charts.figures(d)
+    dates = (d["days"][0], d["days"][-1]) if d["days"] else None
     span = search.bounds(session, flt)
     top = [(t["label"], t["photos"]) for t in d["top"][:10]]
     dots: list[tuple[float, float]] = []
@@ -105,6 +106,8 @@ def build_report(
         generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         total=len(table),
         span=span,
+        dates=dates,
+        estimated=d["estimated"],
         private=private,
         top=top,
         figures=_json_script(figs),

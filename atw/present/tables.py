@@ -17,7 +17,17 @@ from atw.query import filters, records, search
 from atw.query.filters import PhotoFilter
 
 TOP_LABELS = 3  # ImageNet labels kept per photo in an export row
-CSV_FIELDS = ["id", "path", "taken_at", "utc_offset", "lat", "lon", "labels", "detections"]
+CSV_FIELDS = [
+    "id",
+    "path",
+    "taken_at",
+    "utc_offset",
+    "time_estimated",
+    "lat",
+    "lon",
+    "labels",
+    "detections",
+]
 PRIVATE_FIELDS = ("lat", "lon", "altitude", "camera_make", "camera_model")
 
 
@@ -81,7 +91,7 @@ def rows(
 
 def iter_csv(session: Session, flt: PhotoFilter, private: bool = False) -> Iterator[str]:
     """The CSV export, a few rows per chunk of text (labels "a:0.91; b:0.20", detections
-    "person:3; dog:1")."""
+    "person:3; dog:1"; time_estimated "true" when taken_at is the file's date)."""
     fields = [f for f in CSV_FIELDS if not (private and f in PRIVATE_FIELDS)]
     buf = io.StringIO()
     out = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
@@ -89,6 +99,7 @@ def iter_csv(session: Session, flt: PhotoFilter, private: bool = False) -> Itera
     for i, row in enumerate(rows(session, flt, private)):
         row["labels"] = "; ".join(f"{lb['label']}:{lb['score']}" for lb in row["labels"])
         row["detections"] = "; ".join(f"{k}:{v}" for k, v in row["detections"].items())
+        row["time_estimated"] = "true" if row["time_estimated"] else "false"
         out.writerow(row)
         if i % 200 == 199:
             yield buf.getvalue()

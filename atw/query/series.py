@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -54,14 +55,23 @@ def photos_per_day(session: Session, flt: PhotoFilter) -> dict[date, int]:
     return {_as_date(r.day): int(r.n) for r in rows}
 
 
-def top_classes(session: Session, flt: PhotoFilter, limit: int = 10) -> list[tuple[str, int]]:
-    """[(class, photos)] most photos first (a photo with a class in both sources counts once)."""
+def dated_only(flt: PhotoFilter) -> PhotoFilter:
+    """The filter without the photos whose time is only estimated (from the file date): what
+    the time charts draw unless asked to add them."""
+    return flt if not flt.estimated else replace(flt, estimated=False)
+
+
+def top_classes(
+    session: Session, flt: PhotoFilter, limit: int | None = 10
+) -> list[tuple[str, int]]:
+    """[(class, photos)] most photos first (a photo with a class in both sources counts once);
+    limit None: every class of the filtered photos."""
     pc, conds = _class_rows(session, flt)
     n = func.count(func.distinct(pc.photo_id))
     q = select(pc.label, n.label("n")).where(*conds).group_by(pc.label)
     rows = [(r.label, int(r.n)) for r in session.execute(q)]
     rows.sort(key=lambda r: (-r[1], r[0]))
-    return rows[:limit]
+    return rows if limit is None else rows[:limit]
 
 
 def class_days(
@@ -109,20 +119,24 @@ def period_start(d: date, period: str) -> date:
     raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
 
 
+def next_start(d: date, period: str) -> date:
+    """The start of the period after the one starting at d."""
+    if period == "day":
+        return d + timedelta(days=1)
+    if period == "week":
+        return d + timedelta(days=7)
+    if period == "month":
+        return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+    return date(d.year + 1, 1, 1)
+
+
 def periods_between(first: date, last: date, period: str) -> list[date]:
     """Every period start from first's period to last's, in order (gaps included)."""
     out, d = [], period_start(first, period)
     end = period_start(last, period)
     while d <= end:
         out.append(d)
-        if period == "day":
-            d += timedelta(days=1)
-        elif period == "week":
-            d += timedelta(days=7)
-        elif period == "month":
-            d = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-        else:
-            d = date(d.year + 1, 1, 1)
+        d = next_start(d, period)
     return out
 
 

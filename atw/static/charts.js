@@ -4,10 +4,35 @@
   "use strict";
   var panel = document.getElementById("charts");
   if (!panel) return;
-  var state = { period: "", show: [] };
+  var state = { period: "", show: [], withEstimated: false };
   var bound = {};
   var period = document.getElementById("chart-period");
   var picker = document.getElementById("chart-picker");
+  var estSwitch = document.getElementById("estimated-switch");
+  var estBox = document.getElementById("chart-estimated");
+  var estText = document.getElementById("estimated-text");
+  // Fewer mode-bar buttons: it stays clear of the titles (on the left) when it shows on hover.
+  var TRIM = ["lasso2d", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian", "zoomIn2d", "zoomOut2d"];
+
+  function count(n, one, many) { return Number(n).toLocaleString("en-US") + " " + (n === 1 ? one : many); }
+
+  /* Photos whose date is only the file's date: left out of the time charts unless switched on. */
+  function estimatedSwitch(data) {
+    if (!estSwitch) return;
+    estSwitch.hidden = !data.estimated;
+    panel.dataset.estimated = String(data.estimated || 0);
+    panel.dataset.withEstimated = data.with_estimated ? "1" : "0";
+    if (!data.estimated) return;
+    estBox.checked = !!data.with_estimated;
+    var what = count(data.estimated, "photo with an estimated date", "photos with estimated dates");
+    var text = data.with_estimated
+      ? what + (data.estimated === 1 ? " is" : " are") + " charted in grey"
+        + (data.estimated_outside ? " (" + count(data.estimated_outside, "falls", "fall") + " outside the other photos' dates, not shown)" : "")
+        + " — uncheck to leave them out"
+      : what + (data.estimated === 1 ? " is" : " are") + " not charted — show them";
+    estText.textContent = text;
+    estSwitch.title = "An estimated date is the file's date: the photo has no capture time of its own.";
+  }
 
   function loadPlotly(done) {
     if (window.Plotly) { done(); return; }
@@ -34,6 +59,7 @@
 
   function themed(layout) {
     layout.font = Object.assign({}, layout.font || {}, { color: "#e8e6e3" });
+    layout.modebar = { bgcolor: "rgba(17,20,24,.85)", color: "#9aa0a6", activecolor: "#e8e6e3" };
     ["xaxis", "yaxis"].forEach(function (ax) {
       layout[ax] = Object.assign({ gridcolor: "#2a2f36", zerolinecolor: "#2a2f36" }, layout[ax] || {});
     });
@@ -47,6 +73,7 @@
   }
 
   function draw(data) {
+    estimatedSwitch(data);
     period.value = state.period;
     period.dataset.auto = data.period;
     picker.textContent = "";
@@ -65,7 +92,8 @@
       var el = document.getElementById("chart-" + name);
       if (!el) return;
       var fig = data.figures[name];
-      Plotly.react(el, fig.data, themed(fig.layout), { displaylogo: false, responsive: true });
+      var trim = name === "capture_time" ? TRIM : TRIM.concat(["select2d"]);
+      Plotly.react(el, fig.data, themed(fig.layout), { displaylogo: false, responsive: true, modeBarButtonsToRemove: trim });
       if (name === "capture_time") {
         on(name, el, "plotly_selected", function (ev) {
           if (!ev || !ev.points || !ev.points.length) return;
@@ -87,6 +115,7 @@
     var q = new URLSearchParams(url.indexOf("?") === -1 ? "" : url.slice(url.indexOf("?") + 1));
     if (state.period) q.set("period", state.period);
     if (state.show.length) q.set("show", state.show.join(","));
+    if (state.withEstimated) q.set("with_estimated", "1");
     fetch(url.split("?")[0] + "?" + q.toString())
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) draw(data); });
@@ -95,6 +124,7 @@
   function open() { loadPlotly(refresh); }
 
   period.addEventListener("change", function () { state.period = period.value; refresh(); });
+  if (estBox) estBox.addEventListener("change", function () { state.withEstimated = estBox.checked; refresh(); });
   picker.addEventListener("change", function () {
     state.show = Array.prototype.filter.call(picker.querySelectorAll("input"), function (b) { return b.checked; })
       .map(function (b) { return b.value; });

@@ -74,13 +74,15 @@ def charts_page():  # type: ignore[no-untyped-def]
 
 @bp.get("/charts.json")
 def charts_json():  # type: ignore[no-untyped-def]
-    """The charts of the filter: ?period=day|week|month|year, ?show=class,class (the picker)."""
+    """The charts of the filter: ?period=day|week|month|year, ?show=class,class (the picker),
+    ?with_estimated=1 (also chart the photos whose date is only estimated from the file)."""
     flt = filters.parse(request.args)
     period = request.args.get("period") or None
     if period is not None and period not in series.PERIODS:
         raise FilterError("period", f"period must be one of {', '.join(series.PERIODS)}")
     show = [c.strip() for c in request.args.get("show", "").split(",") if c.strip()]
-    return jsonify(charts.charts(db.session(), flt, period, show or None))
+    with_estimated = request.args.get("with_estimated", "") in {"1", "true", "yes", "on"}
+    return jsonify(charts.charts(db.session(), flt, period, show or None, with_estimated))
 
 
 @bp.get("/report")
