@@ -236,3 +236,44 @@ def test_the_map_points_count_every_located_photo_past_the_limit(site):
     assert len(cut["points"]) == 5 and cut["truncated"] and cut["located"] == located
     none = c.get("/api/map?has_gps=no").get_json()
     assert none == {"points": [], "truncated": False, "located": 0}
+
+
+def test_the_reports_offline_map_has_no_line_across_the_world(site, tmp_path):
+    from atw.present import reports
+    from atw.query.filters import parse
+    from atw.web import db
+    from tests.conftest import ARTIFACTS
+
+    app, _url = site
+    located = api(app, "has_gps=yes")["total"]
+    with app.app_context():
+        body = reports.build_report(db.session(), parse({}), app.config["THUMBS_DIR"])
+    path = tmp_path / "report.html"
+    path.write_bytes(body)
+    with chromium(block_network=False) as page:
+        page.route(
+            "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+        )
+        page.goto(path.as_uri())
+        page.locator("body[data-ready]").wait_for()
+        assert page.locator("#worldmap path.land").count() == 1
+        assert page.locator("#worldmap path.coast").count() == 1
+        assert page.locator("#worldmap circle.dot").count() == located
+        # The coast is stroked, the land is not (its cut edges would draw the date line).
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('#worldmap path.land')).stroke")
+            == "none"
+        )
+        # No stroked segment crosses the map: its widest is a few degrees, not 360.
+        widest = page.evaluate(
+            "() => { const p = document.querySelector('#worldmap path.coast');"
+            " let w = 0; for (const sub of p.getAttribute('d').split('M').slice(1)) {"
+            " const xs = sub.split('L').map(s => Number(s.split(',')[0]));"
+            " for (let i = 1; i < xs.length; i++) w = Math.max(w, Math.abs(xs[i] - xs[i - 1])); }"
+            " return w; }"
+        )
+        assert widest < 20 * 2  # 2 units per degree
+        page.locator("#worldmap").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#worldmap").screenshot(path=str(ARTIFACTS / "report-map.png"))
+        assert not page.js_errors
