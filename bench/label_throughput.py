@@ -193,6 +193,9 @@ def report(tallies: dict[str, Tally], workers: int) -> dict[str, float]:
         if orig is not None and orig.photos and name != "original":
             ratios[name] = orig.ms() / t.ms()
             line += f"; original/{name} = {ratios[name]:.1f}x"
+        old = tallies.get("atw-file")
+        if old is not None and name not in ("original", "atw-file"):
+            line += f"; atw-file/{name} = {old.ms() / t.ms():.2f}x"
         print(line)
     return ratios
 
