@@ -25,6 +25,7 @@ endif
 
 help:
 	@echo "make run PHOTOS=/path/to/photos   set up, index PHOTOS, then serve the dashboard on $(HOST):$(PORT)"
+	@echo "make run                          serve what is already indexed"
 	@echo "make test                         set up (venv, pip, apt) and run the whole test suite"
 	@echo "make test-fast                    the tests without the slow and browser ones"
 	@echo "make test-data                    download the tests' models and photos into ATW_TEST_DATA"
@@ -72,7 +73,12 @@ index: setup
 serve: setup
 	$(BIN)/atw serve --host $(HOST) --port $(PORT)
 
-run: index serve
+# With PHOTOS: index them (incremental), then serve. Without: serve what is already indexed
+# (an empty index shows the dashboard's first page, which says which command to run).
+run: setup
+	@if [ -n "$(PHOTOS)" ]; then $(MAKE) --no-print-directory index PHOTOS="$(PHOTOS)"; \
+	else echo "atw: no PHOTOS given: serving what is already indexed (make run PHOTOS=/path/to/photos indexes a folder first)"; fi
+	@$(MAKE) --no-print-directory serve
 
 test: setup-dev
 	$(BIN)/python -m pytest

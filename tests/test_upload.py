@@ -210,6 +210,51 @@ def test_the_same_photo_twice_is_one_photo_and_one_file(make_app):
     assert count(app, Upload) == 1 and count(app, Photo) == 1 and count(app, PhotoPath) == 1
 
 
+def test_an_upload_keeps_its_name_and_a_photo_of_the_archive_is_not_stored_again(
+    make_app, tmp_path
+):
+    need_shared()
+    app = make_app(LABELERS="")
+    client = app.test_client()
+    root = tmp_path / "photos"
+    (root / "exif").mkdir(parents=True)
+    shutil.copy(COCO[1], root / "exif" / "giraffes.jpg")
+    index(app, root)
+    archived = client.get("/api/photos").get_json()["photos"][0]
+    # The name the client sent is the name the grid, the viewer and the API show.
+    sent = upload_paths(client, COCO[0])[0]
+    done = wait_done(client, [sent["id"]])[0]
+    rec = client.get(f"/api/photos/{done['photo_id']}").get_json()
+    copy = rec["paths"][0]
+    assert Path(copy).parent.parent == uploads_dir(app) and COCO[0].name not in copy
+    assert rec["file_name"] == COCO[0].name and rec["uploaded_as"] == {copy: COCO[0].name}
+    grid = client.get("/?folder=" + str(uploads_dir(app))).get_data(as_text=True)
+    assert f'<span class="cap">{COCO[0].name}' in grid
+    viewer = client.get(f"/photos/{done['photo_id']}").get_data(as_text=True)
+    assert f"<h1>{COCO[0].name}</h1>" in viewer and f"(uploaded as {COCO[0].name})" in viewer
+    # The same bytes as a file of the archive: answered at once with where it is; nothing is
+    # stored, queued or labelled.
+    before = stored_files(app)
+    again = upload_paths(client, COCO[1])[0]
+    assert again["status"] == "done" and again["duplicate"] is True and "id" not in again
+    assert again["message"] == "already in your archive as exif/giraffes.jpg"
+    assert again["archived_as"] == "exif/giraffes.jpg"
+    assert again["photo_id"] == archived["id"]
+    assert again["photo_url"] == f"/photos/{archived['id']}"
+    assert again["photo"]["id"] == archived["id"]
+    assert stored_files(app) == before and count(app, Upload) == 1
+    # Without the page's script (a plain form post), the page says it with a link.
+    token = csrf_token(client)
+    page = client.post(
+        "/upload",
+        data={"files": [(io.BytesIO(COCO[1].read_bytes()), "mine.jpg")], "csrf_token": token},
+        content_type="multipart/form-data",
+        headers={"Accept": "text/html"},
+    ).get_data(as_text=True)
+    assert "already in your archive as" in page
+    assert f'href="/photos/{archived["id"]}"><code>exif/giraffes.jpg</code>' in page
+
+
 def test_the_worker_waits_while_a_cli_index_run_holds_the_lock(make_app):
     need_shared()
     app = make_app(LABELERS="", UPLOAD_RETRY_SECONDS=0.3)
@@ -258,8 +303,20 @@ def test_prune_uploads_deletes_only_atws_own_expired_copies(make_app, tmp_path, 
             }
 
     before = class_counts()
-    sent = upload_paths(client, COCO[1], COCO[0], COCO[2])  # COCO[1] is also in the user root
-    ids = [f["id"] for f in sent]
+    # COCO[1] is also in the user root. The upload form answers such a photo with where it is
+    # and stores nothing; a copy of it exists when it was uploaded before its folder was
+    # indexed: kept here by the store's own receive (the form's checks, without that answer).
+    with db(app) as s:
+        both = upload_store.receive(
+            s,
+            app.config["INSTANCE_PATH"],
+            COCO[1].read_bytes(),
+            COCO[1].name,
+            max_bytes=int(app.config["UPLOAD_MAX_BYTES"]),
+            max_pixels=int(app.config["MAX_IMAGE_PIXELS"]),
+        )
+    sent = upload_paths(client, COCO[0], COCO[2])
+    ids = [both.id] + [f["id"] for f in sent]
     done = wait_done(client, ids)
     assert all(u["status"] == "done" for u in done)
     kept_id, gone_id, fresh_id = (u["photo_id"] for u in done)
@@ -391,7 +448,7 @@ DROP = """([b64, name]) => {
 @pytest.mark.browser
 @pytest.mark.slow
 def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app, models_dir):
-    """Set files on the input, submit, watch each file reach "done", see labels and boxes."""
+    """Choose files (that starts their upload), watch each reach "done", see labels and boxes."""
     need_shared()
     from tests.browser import chromium, live_server, screenshot, wait_until
 
@@ -399,8 +456,8 @@ def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app,
     files = [COCO[0], COCO[1], EXIF[0]]  # food, giraffes, an iPhone HEIC
     with live_server(app) as url, chromium() as page:
         page.goto(url + "/upload")
+        assert not page.locator("#upload-button").is_visible()  # choosing is the one action
         page.set_input_files("#files", [str(p) for p in files])
-        page.click("#upload-button")
         page.wait_for_selector("li.upload[data-state=queued], li.upload[data-state=indexing]")
         wait_until(
             page,
@@ -435,12 +492,12 @@ def test_upload_page_in_a_browser_shows_progress_then_labels_and_boxes(make_app,
         wait_until(
             page, "() => document.querySelectorAll('li.upload[data-state=done]').length === 4"
         )
-        assert "already uploaded" in page.query_selector("li.upload").inner_text()
+        again = page.query_selector("li.upload").inner_text()
+        assert f"already uploaded as {COCO[0].name}" in again
         # A file that is not an image is refused with the reason, and nothing is stored.
         page.set_input_files(
             "#files", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi" * 50}]
         )
-        page.click("#upload-button")
         page.wait_for_selector("li.upload[data-state=rejected]")
         assert "not an image" in page.query_selector("li.upload[data-state=rejected]").inner_text()
         assert page.js_errors == []  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from atw.core.fspath import printable
-from atw.core.schema import Detection, Label, Photo, PhotoPath, Quarantine
+from atw.core.schema import Detection, Label, Photo, PhotoPath, Quarantine, Upload
 
 
 def photo_records(
@@ -43,6 +43,7 @@ def photo_records(
             {"label": d.label, "score": d.score, "box": [d.x0, d.y0, d.x1, d.y1], "model": d.model}
         )
     dist = dict(zip(ids, distances, strict=True)) if distances is not None else None
+    uploaded = upload_names(session, [printable(pp.path) for pps in paths.values() for pp in pps])
     out = []
     for pid in ids:
         p = photos.get(pid)
@@ -50,14 +51,17 @@ def photo_records(
             continue
         present = [printable(pp.path) for pp in paths[pid] if pp.missing_since is None]
         missing = [printable(pp.path) for pp in paths[pid] if pp.missing_since is not None]
-        first = (present or missing or [""])[0]
+        # An upload's copy is named by its content: show the name the client sent instead.
+        named = [path for path in present if path not in uploaded] or present or missing
+        first = (named or [""])[0]
         rec = {
             "id": p.id,
             "sha256": p.sha256,
             "paths": present,
             "missing_paths": missing,
             "missing": not present,
-            "file_name": first.rsplit("/", 1)[-1],
+            "file_name": uploaded.get(first) or first.rsplit("/", 1)[-1],
+            "uploaded_as": {path: uploaded[path] for path in present if path in uploaded},
             "taken_at": p.taken_at.isoformat() if p.taken_at else None,
             "utc_offset": p.utc_offset,
             "time_estimated": p.time_estimated,
@@ -83,6 +87,32 @@ def photo_records(
             rec["distance_km"] = None if d is None else round(d, 6)
         out.append(rec)
     return out
+
+
+def upload_names(session: Session, paths: list[str]) -> dict[str, str]:
+    """{path: the file name the client sent} for the paths that are uploads' copies."""
+    if not paths:
+        return {}
+    rows = session.execute(select(Upload.path, Upload.name).where(Upload.path.in_(paths)))
+    return {r.path: r.name for r in rows}
+
+
+def archived_as(session: Session, sha256: str, uploads: str) -> tuple[int, str, str] | None:
+    """(photo id, path, path within its indexed root) of a photo with this content found in
+    the archive itself (a file present on disk outside the `uploads` folder); None if none."""
+    rows = session.execute(
+        select(Photo.id, PhotoPath.path, PhotoPath.root)
+        .join(PhotoPath, PhotoPath.photo_id == Photo.id)
+        .where(Photo.sha256 == sha256, PhotoPath.missing_since.is_(None))
+        .order_by(PhotoPath.path)
+    ).all()
+    for r in rows:
+        path, root = printable(r.path), printable(r.root).rstrip("/")
+        if path.startswith(uploads.rstrip("/") + "/"):
+            continue
+        inside = path[len(root) + 1 :] if path.startswith(root + "/") else ""
+        return r.id, path, inside or path.rsplit("/", 1)[-1]
+    return None
 
 
 def photo_record(session: Session, photo_id: int) -> dict[str, Any] | None:

@@ -50,6 +50,7 @@ class Received:
     name: str
     status: str
     duplicate: bool
+    first_name: str = ""  # the name this content was first uploaded under
 
 
 def uploads_dir(instance_path: str | os.PathLike[str]) -> Path:
@@ -219,7 +220,7 @@ def _record(session: Session, sha: str, path: Path, name: str, fmt: str, size: i
             row.status, row.message = "queued", None  # try again, even if quarantined before
             session.execute(delete(Quarantine).where(Quarantine.path == row.path))
     session.commit()
-    return Received(row.id, name, row.status, duplicate=True)
+    return Received(row.id, name, row.status, duplicate=True, first_name=row.name)
 
 
 def pending_ids(session: Session) -> list[int]:
@@ -259,13 +260,19 @@ def statuses(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
                 "photo_id": photo_id if status == "done" else None,
             }
         )
-    done = [r["photo_id"] for r in out if r.get("photo_id")]
+    attach_photos(session, out)
+    return out
+
+
+def attach_photos(session: Session, answers: list[dict[str, Any]]) -> None:
+    """Give each answer with a photo_id its photo (labels, detections with boxes), from the
+    query layer."""
+    done = [r["photo_id"] for r in answers if r.get("photo_id")]
     found = {rec["id"]: rec for rec in records.photo_records(session, done)}
-    for r in out:
+    for r in answers:
         rec = found.get(r.get("photo_id") or -1)
         if rec is not None:
             r["photo"] = {k: rec[k] for k in ("id", "width", "height", "labels", "detections")}
-    return out
 
 
 def finish(session: Session, ids: Sequence[int]) -> None:
@@ -298,11 +305,26 @@ def receive_file(
     mtime: float | None = None,
 ) -> dict[str, Any]:
     """One file of the upload form → what the page shows for it: accepted (id, status,
-    duplicate) or rejected (message and the HTTP status that goes with it)."""
+    duplicate), already in the archive (done at once: photo_id, archived_as, the path within
+    its indexed root; nothing is stored), or rejected (message and its HTTP status)."""
     name = clean_name(filename)
     max_bytes = int(config["UPLOAD_MAX_BYTES"])
     try:
         data = read_limited(stream, max_bytes, name)
+        uploads = str(uploads_dir(config["INSTANCE_PATH"]))
+        known = records.archived_as(session, hashlib.sha256(data).hexdigest(), uploads)
+        if known is not None:  # already in the archive: nothing to store or to label
+            photo_id, path, inside = known
+            return {
+                "name": name,
+                "status": "done",
+                "duplicate": True,
+                "photo_id": photo_id,
+                "archived_as": inside,
+                "archived_path": path,
+                "message": f"already in your archive as {inside}",
+                "code": 200,
+            }
         rec = receive(
             session,
             config["INSTANCE_PATH"],
@@ -319,7 +341,9 @@ def receive_file(
         "id": rec.id,
         "status": rec.status,
         "duplicate": rec.duplicate,
-        "message": "already uploaded: the same photo is kept once" if rec.duplicate else None,
+        "message": f"already uploaded as {rec.first_name}: the same photo is kept once"
+        if rec.duplicate
+        else None,
         "code": 200,
     }
 

@@ -1,5 +1,7 @@
-/* atw upload page: one request per photo (with upload progress), then the status endpoint is
-   polled until each photo is labelled; results show labels and boxes and link to the viewer. */
+/* atw upload page: choosing (or dropping) photos starts their upload at once, one request per
+   photo (with upload progress); the status endpoint is polled until each photo is labelled;
+   results show labels and boxes and link to the viewer. A photo already in the archive is
+   answered at once with where it is. The Upload button is for browsers without this script. */
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -15,7 +17,7 @@
   const csrf = form.querySelector("input[name=csrf_token]").value;
   const CONCURRENT = 2;
   const POLL_MS = 1000;
-  const STRONG = 0.5; // boxes below this score are drawn dashed, as in the viewer
+  const STRONG = 0.5; // objects are counted at this confidence; weaker boxes are dashed, as in the viewer
   const FINAL = ["done", "failed", "rejected", "unknown"];
   const TEXT = {
     waiting: "waiting", uploading: "uploading", queued: "queued for labelling",
@@ -88,7 +90,9 @@
         let body = null;
         try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
         const r = body && body.files && body.files[0];
-        if (r && r.status !== "rejected") {
+        if (r && r.status !== "rejected" && !r.id && r.photo_id) {
+          known(li, r); // already in the archive: nothing was stored
+        } else if (r && r.status !== "rejected") {
           li.dataset.id = r.id;
           if (!byId.has(r.id)) byId.set(r.id, []);
           byId.get(r.id).push(li);
@@ -136,6 +140,17 @@
     }
   }
 
+  function known(li, r) {
+    setState(li, "done");
+    const note = li.querySelector(".upload-note");
+    note.textContent = "already in your archive as ";
+    const a = el("a", { href: r.photo_url, class: "upload-known", title: r.archived_path || "" });
+    a.appendChild(el("code", {}, r.archived_as));
+    note.appendChild(a);
+    li.dataset.known = r.archived_as;
+    show(li, r);
+  }
+
   function el(tag, attrs, text) {
     const e = document.createElementNS(tag === "rect" ? "http://www.w3.org/2000/svg" : "http://www.w3.org/1999/xhtml", tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
@@ -161,20 +176,35 @@
     const labels = li.querySelector(".upload-labels");
     for (const l of p.labels) labels.appendChild(el("li", {}, `${l.label} ${l.score.toFixed(2)}`));
     if (!p.labels.length) labels.appendChild(el("li", { class: "hint" }, "none"));
+    // One line per class, counting the same boxes that are drawn: solid ones (≥ STRONG), then
+    // the weaker, dashed ones, so the counts add up to the boxes on the photo.
     const counts = new Map();
     for (const d of p.detections) {
-      if (d.score < STRONG) continue;
-      const c = counts.get(d.label) || { n: 0, best: 0 };
-      c.n += 1; c.best = Math.max(c.best, d.score);
+      const c = counts.get(d.label) || { strong: 0, weak: 0, best: 0 };
+      if (d.score >= STRONG) c.strong += 1; else c.weak += 1;
+      c.best = Math.max(c.best, d.score);
       counts.set(d.label, c);
     }
     const objects = li.querySelector(".upload-objects");
-    for (const [label, c] of counts) objects.appendChild(el("li", {}, `${label} ×${c.n} ${c.best.toFixed(2)}`));
-    if (!counts.size) objects.appendChild(el("li", { class: "hint" }, `none ≥ ${STRONG}`));
+    const order = [...counts].sort((a, b) => b[1].strong - a[1].strong || b[1].best - a[1].best);
+    for (const [label, c] of order) {
+      const parts = [];
+      if (c.strong) parts.push(`${label} × ${c.strong}`);
+      if (c.weak) parts.push(c.strong ? `+ ${c.weak} weaker` : `${label} × ${c.weak} (weaker, dashed)`);
+      const item = el("li", { class: c.strong ? "" : "weak", "data-label": label, "data-strong": c.strong, "data-weak": c.weak }, parts.join(" "));
+      objects.appendChild(item);
+    }
+    if (!counts.size) objects.appendChild(el("li", { class: "hint" }, "none"));
+    const strong = p.detections.filter((d) => d.score >= STRONG).length;
+    li.querySelector(".upload-threshold").textContent = p.detections.length
+      ? `${p.detections.length} boxes: ${strong} at confidence ≥ ${STRONG} (solid), ${p.detections.length - strong} weaker (dashed).`
+      : "";
     box.hidden = false;
   }
 
   form.addEventListener("submit", (e) => { e.preventDefault(); start(input.files); });
+  input.addEventListener("change", () => { if (input.files.length) start(input.files); });
+  form.classList.add("scripted"); // the Upload button is hidden: choosing is the one action
   ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, () => drop.classList.remove("over")));
   drop.addEventListener("drop", (e) => { e.preventDefault(); start(e.dataTransfer.files); });

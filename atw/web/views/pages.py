@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, url_for
+from flask.blueprints import BlueprintSetupState
 
+from atw.present import viewer
 from atw.query import filters, records, search
 from atw.web import dashboard, db
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.record_once
+def _favicon(state: BlueprintSetupState) -> None:
+    """/favicon.ico (browsers ask for it on every page) is a static file: the static endpoint,
+    so it needs no API key, like the rest of atw/static (base.html also links favicon.svg)."""
+    app = state.app
+    serve = app.view_functions["static"]
+    app.add_url_rule("/favicon.ico", "static", serve, defaults={"filename": "favicon.ico"})
 
 
 @bp.get("/")
@@ -44,6 +55,9 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         p=rec,
         args=args,
         back=back,
+        taken=viewer.taken_words(rec["taken_at"], rec["utc_offset"]),
+        facts=viewer.facts(rec),
+        objects=viewer.object_groups(rec["detections"]),
         prev_id=prev_id,
         next_id=next_id,
         near=near,

@@ -68,8 +68,11 @@ def upload():  # type: ignore[no-untyped-def]
         upload_store.receive_file(session, config, f.stream, f.filename, mtime) for f in files
     ]
     accepted = [r for r in results if r["status"] != "rejected"]
-    if accepted:
+    if any(r.get("id") for r in accepted):
         upload_worker.notify(config)
+    upload_store.attach_photos(session, results)
+    for r in results:
+        with_urls(r)
     code = 200 if accepted else results[0]["code"]
     return _answer(form, results, code, None)
 
@@ -104,7 +107,13 @@ def status():  # type: ignore[no-untyped-def]
             current_app.config
         )  # after a restart, pick queued uploads up again
     for r in recs:
-        if r.get("photo_id"):
-            r["photo_url"] = url_for("pages.photo", photo_id=r["photo_id"])
-            r["thumbnail_url"] = url_for("media.thumbnail", photo_id=r["photo_id"])
+        with_urls(r)
     return jsonify(uploads=recs, pending=pending)
+
+
+def with_urls(r: dict[str, Any]) -> dict[str, Any]:
+    """The viewer's and the thumbnail's URLs of an answer that has its photo."""
+    if r.get("photo_id"):
+        r["photo_url"] = url_for("pages.photo", photo_id=r["photo_id"])
+        r["thumbnail_url"] = url_for("media.thumbnail", photo_id=r["photo_id"])
+    return r
