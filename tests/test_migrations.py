@@ -132,6 +132,27 @@ def expected_after(version: int, fresh: dict[str, list[tuple[Any, ...]]]) -> dic
     return {**fresh, "photo": [cols, *sorted(fixed, key=repr)]}
 
 
+def same_rows(got: dict[str, Any], want: dict[str, Any]) -> None:
+    """Assert both files hold the same tables and rows; a failure names each table that
+    differs, with a few of the rows found only on one side."""
+    problems = []
+    for table in sorted(set(got) | set(want)):
+        if table not in got or table not in want:
+            problems.append(f"{table}: only in the {'upgraded' if table in got else 'fresh'} file")
+            continue
+        if got[table][0] != want[table][0]:
+            problems.append(f"{table}: columns {got[table][0]} != {want[table][0]}")
+            continue
+        extra = sorted(set(got[table][1:]) - set(want[table][1:]), key=repr)
+        lost = sorted(set(want[table][1:]) - set(got[table][1:]), key=repr)
+        if extra or lost or len(got[table]) != len(want[table]):
+            problems.append(
+                f"{table} {got[table][0]}: {len(got[table]) - 1} rows upgraded, "
+                f"{len(want[table]) - 1} fresh; only upgraded {extra[:3]}; only fresh {lost[:3]}"
+            )
+    assert not problems, "\n".join(problems)
+
+
 def database(instance: Path) -> Path:
     return instance / "atw.sqlite"
 
@@ -257,7 +278,7 @@ def test_an_index_written_before_alembic_is_upgraded_in_place(
     assert "0001: Baseline" in result.output
     assert ("derived rows" in result.output) == (version == 1)
 
-    assert table_rows(db) == expected_after(version, table_rows(fresh_db))
+    same_rows(table_rows(db), expected_after(version, table_rows(fresh_db)))
     assert facts(db) == facts(fresh_db)
     assert differences(db) == []
     again = cli(instance, monkeypatch, "db", "upgrade")
@@ -387,3 +408,40 @@ def test_two_processes_opening_a_new_instance_at_once_both_get_it(tmp_path):
     assert con.execute("SELECT count(*) FROM meta").fetchone() == (1,)
     for e in engines:
         e.dispose()
+
+
+def test_a_web_app_loaded_by_the_command_line_answers_503_on_an_outdated_index(fresh, tmp_path):
+    """`flask --app atw run` builds the app in a click context (the check waits for the first
+    use): its pages then say what to run instead of failing."""
+    import click
+
+    _app, _root, fresh_db = fresh
+    instance = tmp_path / "instance"
+    legacy_index(3, fresh_db, database(instance))
+    with click.Context(click.Command("run")):
+        app = atw.create_app(app_config(instance))
+    api = app.test_client().get("/api/photos")
+    assert api.status_code == 503 and UPGRADE in api.get_json()["message"]
+    page = app.test_client().get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and UPGRADE in page.get_data(as_text=True)
+    assert "alembic_version" not in facts(database(instance))
+
+
+def test_db_revision_writes_the_next_revision_after_the_head(tmp_path, monkeypatch):
+    """The developers' command (docs/architecture.md, "Migrations"), on a copy of the folder."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.HERE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrations, "HERE", copy)
+    migrations.script.cache_clear()
+    try:
+        before = migrations.head()
+        path = migrations.new_revision("photo gains nothing", autogenerate=True)
+        number = int(before) + 1
+        assert path == copy / "versions" / f"{number:04d}_photo_gains_nothing.py"
+        body = path.read_text()
+        assert f"down_revision = '{before}'" in body or f'down_revision = "{before}"' in body
+        assert migrations.head() == f"{number:04d}"
+        upgrade = body.split("def upgrade() -> None:")[1].split("def downgrade")[0]
+        assert "pass" in upgrade and "op." not in upgrade  # the models match the revisions
+    finally:
+        migrations.script.cache_clear()

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from atw.core import group_rows, migrations
+from atw.core import migrations
 
 
 def make_engine(url: str) -> Engine:
@@ -38,14 +37,5 @@ def make_engine(url: str) -> Engine:
 def create_schema(engine: Engine, echo: Callable[[str], None] | None = None) -> None:
     """Bring the index to this atw's schema (the head revision) before writing to it: a new
     database is created at head, an older one upgraded by the migrations (atw.core.migrations).
-    For writers that hold the index lock (an index run, `db upgrade`) or own a new database.
-    Then the class-group rows are rebuilt if they follow another vocabulary (derive_groups)."""
+    For writers that hold the index lock (an index run, `db upgrade`) or own a new database."""
     migrations.upgrade(engine, echo)
-    derive_groups(engine, echo)
-
-
-def derive_groups(engine: Engine, echo: Callable[[str], None] | None = None) -> bool:
-    """Rebuild the class-group rows when they do not follow this atw's vocabulary file (a new
-    atw, revision 0003): atw.core.group_rows. The caller holds the index lock."""
-    with Session(engine) as session, session.begin():
-        return group_rows.rebuild_if_stale(session, echo)

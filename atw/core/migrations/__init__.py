@@ -12,6 +12,8 @@ tests/test_migrations.py checks that the revisions build the same schema."""
 from __future__ import annotations
 
 import functools
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -199,6 +201,8 @@ def new_revision(message: str, autogenerate: bool) -> Path:
             engine.dispose()
     script.cache_clear()
     assert out is not None and not isinstance(out, list)
+    for fix in (["check", "--fix", "--quiet"], ["format", "--quiet"]):  # the project's style
+        subprocess.run([sys.executable, "-m", "ruff", *fix, out.path], check=False)
     return Path(out.path)
 
 
