@@ -499,6 +499,15 @@ def test_the_class_chart_follows_the_filter_in_the_page(live):
         assert stacked == rare
         rows = page.evaluate("() => document.getElementById('chart-heatmap').data[0].y")
         assert list(rows) == rare
+        est = sum(
+            p["time_estimated"] for p in api_photos(app, "classes=" + ",".join(rare))["photos"]
+        )
+        if est == 1:
+            assert page.inner_text("#estimated-text") == (
+                "1 photo with an estimated date is not charted — show it"
+            )
+        else:
+            assert page.inner_text("#estimated-text").startswith(f"{est} photos with")
         ticks = page.eval_on_selector_all(
             "#chart-classes_over_time .ytick text", "e => e.map(t => t.textContent)"
         )

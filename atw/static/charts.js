@@ -28,8 +28,8 @@
     var text = data.with_estimated
       ? what + (data.estimated === 1 ? " is" : " are") + " charted in grey"
         + (data.estimated_outside ? " (" + count(data.estimated_outside, "falls", "fall") + " outside the other photos' dates, not shown)" : "")
-        + " — uncheck to leave them out"
-      : what + (data.estimated === 1 ? " is" : " are") + " not charted — show them";
+        + (data.estimated === 1 ? " — uncheck to leave it out" : " — uncheck to leave them out")
+      : what + (data.estimated === 1 ? " is not charted — show it" : " are not charted — show them");
     estText.textContent = text;
     estSwitch.title = "An estimated date is the file's date: the photo has no capture time of its own.";
   }
