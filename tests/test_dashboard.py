@@ -153,7 +153,7 @@ def test_per_page_over_the_cap_is_said(dash):
     app, _ = dash
     c = app.test_client()
     html = c.get("/?per_page=1000").get_data(as_text=True)
-    assert "per_page 1,000 is over the cap of 20 (MAX_PER_PAGE): showing 20" in html
+    assert "per_page 1,000 is over the cap of 20 (MAX_PER_PAGE): showing 20 per page" in html
     assert len(grid_ids(html)) == MAX_PER_PAGE
     nxt = unescape(re.search(r'rel="next" href="([^"]+)"', html).group(1))
     assert parse_qs(urlparse(nxt).query) == {"per_page": ["20"], "page": ["2"]}

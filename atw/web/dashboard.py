@@ -39,7 +39,8 @@ def per_page() -> tuple[int, str | None]:
     if asked < 1:
         return default, f"per_page must be at least 1: showing {default} per page"
     if asked > cap:
-        return cap, f"per_page {asked:,} is over the cap of {cap:,} (MAX_PER_PAGE): showing {cap:,}"
+        over = f"per_page {asked:,} is over the cap of {cap:,} (MAX_PER_PAGE)"
+        return cap, f"{over}: showing {cap:,} per page"
     return asked, None
 
 
