@@ -198,6 +198,21 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, Path]:
     return app, root, database(base / "instance")
 
 
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, Path]:
+    """The same photos indexed without labels (no models: quick), for the tests that need an
+    index with rows but not the labels'."""
+    need_shared(*PHOTOS)
+    base = tmp_path_factory.mktemp("plain")
+    root = base / "photos"
+    root.mkdir()
+    for p in PHOTOS:
+        shutil.copyfile(p, root / p.name)
+    app = fresh_app(base / "instance")
+    assert index(app, root).indexed == len(PHOTOS)
+    return app, root, database(base / "instance")
+
+
 # --- the revisions -----------------------------------------------------------------------------
 
 
@@ -301,9 +316,9 @@ def api_after(version: int, body: Any) -> Any:
     return {**body, "photos": photos}
 
 
-def test_the_commands_refuse_an_outdated_index_and_upgrade_it_once(fresh, tmp_path):
+def test_the_commands_refuse_an_outdated_index_and_upgrade_it_once(plain, tmp_path):
     """The real `flask` command: serve and a read-only command refuse, db upgrade upgrades."""
-    _app, _root, fresh_db = fresh
+    _app, _root, fresh_db = plain
     instance = tmp_path / "instance"
     legacy_index(2, fresh_db, database(instance))
     env = {"ATW_INSTANCE_PATH": str(instance), "PATH": "/usr/bin:/bin"}
@@ -326,8 +341,8 @@ def test_the_commands_refuse_an_outdated_index_and_upgrade_it_once(fresh, tmp_pa
     assert flask("attention").returncode == 0
 
 
-def test_an_index_run_upgrades_the_index_it_writes(fresh, tmp_path, monkeypatch):
-    _app, root, fresh_db = fresh
+def test_an_index_run_upgrades_the_index_it_writes(plain, tmp_path, monkeypatch):
+    _app, root, fresh_db = plain
     instance = tmp_path / "instance"
     legacy_index(1, fresh_db, database(instance))
     result = cli(instance, monkeypatch, "index", "--no-labels", str(root))
@@ -339,8 +354,8 @@ def test_an_index_run_upgrades_the_index_it_writes(fresh, tmp_path, monkeypatch)
     assert differences(database(instance)) == []
 
 
-def test_the_upgrade_waits_for_an_index_run(fresh, tmp_path, monkeypatch):
-    _app, _root, fresh_db = fresh
+def test_the_upgrade_waits_for_an_index_run(plain, tmp_path, monkeypatch):
+    _app, _root, fresh_db = plain
     instance = tmp_path / "instance"
     legacy_index(3, fresh_db, database(instance))
     held = index_lock(str(instance))
@@ -352,10 +367,10 @@ def test_the_upgrade_waits_for_an_index_run(fresh, tmp_path, monkeypatch):
     assert "alembic_version" not in facts(database(instance))
 
 
-def test_a_failed_upgrade_leaves_the_index_as_it_was(fresh, tmp_path, monkeypatch):
+def test_a_failed_upgrade_leaves_the_index_as_it_was(plain, tmp_path, monkeypatch):
     """One transaction on SQLite too (BEGIN IMMEDIATE): the columns added before the failure
     are gone again."""
-    _app, _root, fresh_db = fresh
+    _app, _root, fresh_db = plain
     db = tmp_path / "old.sqlite"
     legacy_index(1, fresh_db, db)
     before = facts(db), table_rows(db)
@@ -410,12 +425,12 @@ def test_two_processes_opening_a_new_instance_at_once_both_get_it(tmp_path):
         e.dispose()
 
 
-def test_a_web_app_loaded_by_the_command_line_answers_503_on_an_outdated_index(fresh, tmp_path):
+def test_a_web_app_loaded_by_the_command_line_answers_503_on_an_outdated_index(plain, tmp_path):
     """`flask --app atw run` builds the app in a click context (the check waits for the first
     use): its pages then say what to run instead of failing."""
     import click
 
-    _app, _root, fresh_db = fresh
+    _app, _root, fresh_db = plain
     instance = tmp_path / "instance"
     legacy_index(3, fresh_db, database(instance))
     with click.Context(click.Command("run")):
