@@ -338,4 +338,6 @@ class Upload(Base):
 # --- end of uploads ------------------------------------------------------------------------
 
 
-SCHEMA_VERSION = "3"  # 2: Photo.listed/geo_*, PhotoClass, ClassCount; 3: Photo.damaged
+# meta.schema_version: frozen at 3, the last version before Alembic (2: Photo.listed/geo_*,
+# PhotoClass, ClassCount; 3: Photo.damaged). Later changes are revisions in atw/core/migrations.
+SCHEMA_VERSION = "3"
