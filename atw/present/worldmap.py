@@ -50,3 +50,9 @@ def land_path() -> str:
 def coast_path() -> str:
     """The "d" attribute of the coastlines to stroke: the land's rings without the cut edges."""
     return _path(_features()["coast"]["coordinates"], close=False)
+
+
+def coastlines() -> list[list[list[float]]]:
+    """The coastlines as lines of [lon, lat] points (the land's rings without the cut edges),
+    for maps drawn elsewhere (atw.notebook.figures)."""
+    return _features()["coast"]["coordinates"]

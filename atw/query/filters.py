@@ -225,6 +225,9 @@ _KINDS: dict[str, Any] = {
     "folder": _text,
     "sort": SORTS,
 }
+# The words parse() reads and how each is read (a function, or the words of a choice), for
+# callers that turn Python values into those words (atw.query.keywords).
+PARAMS: Mapping[str, Any] = _KINDS
 
 
 # --- filter → args, filter → words ------------------------------------------------------
