@@ -277,7 +277,7 @@ def test_needs_attention_in_the_api_cli_and_page(make_app, tmp_path):
     assert str(root / "empty.jpg") in html and "lunch.jpg" not in html
     # The grid and the viewer mark the damaged photo (and only it).
     assert home.count('class="damaged-mark"') == 1
-    tiles = dict(re.findall(r'<li class="tile" data-id="(\d+)">(.*?)</li>', home, re.S))
+    tiles = dict(re.findall(r'<li class="tile" data-id="(\d+)"[^>]*>(.*?)</li>', home, re.S))
     assert "damaged-mark" in tiles[str(ids["giraffes-cut.jpg"])]
     assert "damaged-mark" not in tiles[str(ids["lunch.jpg"])]
     viewer = c.get(f"/photos/{ids['giraffes-cut.jpg']}").get_data(as_text=True)
