@@ -55,14 +55,18 @@ setup: $(VENV)/.installed
 
 setup-dev: $(VENV)/.installed-dev system-deps
 
-# exiftool (reference values in tests) and Chromium (browser tests), from Debian's packages.
+# exiftool (reference values in tests), Chromium (browser tests) and PostgreSQL's programs
+# (the tests start a throwaway cluster of their own, tests/pg.py: no server needs to run),
+# from Debian's packages.
 system-deps:
-	@if ! command -v exiftool >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v exiftool >/dev/null || ! command -v chromium >/dev/null \
+	  || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	      chromium libimage-exiftool-perl fonts-dejavu-core; \
+	      chromium libimage-exiftool-perl fonts-dejavu-core postgresql; \
 	  else \
-	    echo "Please install: sudo apt-get install chromium libimage-exiftool-perl"; exit 1; \
+	    echo "Please install: sudo apt-get install chromium libimage-exiftool-perl postgresql"; \
+	    exit 1; \
 	  fi; \
 	fi
 

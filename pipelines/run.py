@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from atw.core import clock, dialect
 from atw.core.engine import create_schema, make_engine
-from atw.core.locks import index_lock
+from atw.core.locks import RunLock, run_lock
+from atw.core.media import temp_alive
 from atw.core.schema import IndexRun, PhotoPath, Quarantine, StageDone
 from pipelines import scan
 from pipelines.labelers.base import LabelerSpec
@@ -92,8 +93,8 @@ def run_index(
     # The zone of file times used when a photo has no EXIF date, resolved once ("local" → a
     # name): every worker reads times in the same, named zone. Raises clock.UnknownZone.
     config = {**config, "FILE_TIME_ZONE": clock.zone_name(config.get("FILE_TIME_ZONE"))}
-    lock = index_lock(config["INSTANCE_PATH"])
-    _remove_partial_thumbnails(config["THUMBS_DIR"])
+    lock = run_lock(config["INSTANCE_PATH"], config["DATABASE_URL"], root_list)
+    _remove_partial_thumbnails(config["THUMBS_DIR"], lock)
     engine = make_engine(config["DATABASE_URL"])
     try:  # we hold the lock: a new index is created, an older one upgraded (printing its steps)
         create_schema(engine, echo=_say if progress else None)
@@ -102,11 +103,17 @@ def run_index(
         lock.close()
         raise
     session = Session(engine)
+    lock.guard(session)  # PostgreSQL: one writer's transaction at a time (atw.core.locks)
     with session.begin():
-        # We hold the lock, so a run still marked "running" was killed.
-        session.execute(
-            update(IndexRun).where(IndexRun.status == "running").values(status="interrupted")
-        )
+        # A run still marked "running" whose roots our lock covers was killed.
+        running = session.execute(
+            select(IndexRun.id, IndexRun.roots_json).where(IndexRun.status == "running")
+        ).all()
+        dead = [r.id for r in running if lock.covers(json.loads(r.roots_json))]
+        if dead:
+            session.execute(
+                update(IndexRun).where(IndexRun.id.in_(dead)).values(status="interrupted")
+            )
         run = IndexRun(
             started_at=now(),
             roots_json=json.dumps(root_list),
@@ -164,11 +171,14 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _remove_partial_thumbnails(thumbs_dir: str) -> None:
-    """Temporary files of thumbnails being written when a run was killed (we hold the lock,
-    so no other run is writing any)."""
+def _remove_partial_thumbnails(thumbs_dir: str, lock: RunLock) -> None:
+    """Temporary files of thumbnails being written when a run was killed. With the whole
+    instance locked (SQLite) no other run is writing any; otherwise (PostgreSQL: runs over
+    other roots may be writing now) only those of processes that are gone (atw.core.media
+    names them .tmp-<pid>-…)."""
     for tmp in Path(thumbs_dir).glob("*/.tmp-*"):
-        tmp.unlink(missing_ok=True)
+        if lock.whole_instance or not temp_alive(tmp):
+            tmp.unlink(missing_ok=True)
 
 
 def _plan(

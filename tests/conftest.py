@@ -12,6 +12,7 @@ import pytest
 from atw import create_app
 from pipelines.run import RunSummary, run_index
 from tests import skips
+from tests.pg import Cluster, ClusterError
 from tests.shared_data import SHARED
 
 EXIF_DIR = SHARED / "photos" / "exif"
@@ -86,6 +87,84 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# --- the databases: SQLite, and PostgreSQL for the modules marked `databases` ---------------
+# A module with `pytestmark = pytest.mark.databases` runs each test that builds an app (through
+# make_app, or a module fixture through module_database) once on SQLite and once on PostgreSQL
+# (test ids [sqlite] / [postgresql]): the same test, not a copy. On PostgreSQL every instance
+# folder of a test gets its own database in the session's throwaway cluster (tests/pg.py).
+# Without PostgreSQL the [postgresql] tests fail under CI=true and skip elsewhere (a skip
+# fails a CI run anyway: tests/skips.py).
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`databases` parametrises db_backend; `@pytest.mark.databases("sqlite")` on a test of
+    such a module keeps it to the backends named (what only one database has, e.g. an index
+    file written before atw used Alembic: PostgreSQL support came later)."""
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is not None and "db_backend" in metafunc.fixturenames:
+        names = marker.args or BACKENDS
+        metafunc.parametrize("db_backend", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    """The session's PostgreSQL cluster (started on first use, removed at the end)."""
+    try:
+        cluster = Cluster()
+    except (ClusterError, OSError) as exc:
+        if skips.ci():
+            pytest.fail(f"PostgreSQL is needed and could not be started: {exc}")
+        pytest.skip(f"PostgreSQL could not be started: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" unless the module is marked `databases` (then each of BACKENDS in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _databases(request: pytest.FixtureRequest, backend: str) -> Any:
+    """A factory: instance folder -> DATABASE_URL (None on SQLite: the instance's own file)."""
+    made: dict[str, str] = {}
+
+    def url(instance: str | Path, *, empty: bool = False) -> str | None:
+        if backend == "sqlite":
+            return None
+        key = str(instance)
+        if key not in made:
+            made[key] = request.getfixturevalue("pg_cluster").new_database(empty=empty)
+        return made[key]
+
+    def drop() -> None:
+        if made:
+            cluster = request.getfixturevalue("pg_cluster")
+            for u in made.values():
+                cluster.drop(u)
+
+    return url, drop
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, db_backend: str) -> Any:
+    """This test's databases: database(instance) is the DATABASE_URL for that instance folder
+    (None on SQLite: the default file in it); database(instance, empty=True) has no tables."""
+    url, drop = _databases(request, db_backend)
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module")
+def module_database(request: pytest.FixtureRequest, db_backend: str) -> Any:
+    """database for module-scoped fixtures: fresh_app(inst, DATABASE_URL=module_database(inst))."""
+    url, drop = _databases(request, db_backend)
+    yield url
+    drop()
+
+
 def app_config(instance: Path, **config: Any) -> dict[str, Any]:
     """The tests' app config: no labelling unless asked, two workers, this instance folder."""
     return {
@@ -104,19 +183,25 @@ def fresh_app(instance: Path, **config: Any) -> Any:
         for name in list(os.environ):
             if name.startswith("ATW_"):
                 mp.delenv(name)
+        if config.get("DATABASE_URL", "") is None:
+            del config["DATABASE_URL"]  # SQLite: the instance's own file
         return create_app(app_config(instance, **config))
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Build an app over a fresh instance folder; keyword args override config keys."""
+def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: Any) -> Callable[..., Any]:
+    """Build an app over a fresh instance folder; keyword args override config keys. In a
+    module marked `databases`, on PostgreSQL too (one database per instance folder)."""
     for name in list(os.environ):
         if name.startswith("ATW_"):
             monkeypatch.delenv(name)
 
     def make(**config: Any) -> Any:
         config.setdefault("INSTANCE_PATH", str(tmp_path / "instance"))
-        return create_app(app_config(Path(config.pop("INSTANCE_PATH")), **config))
+        instance = Path(config.pop("INSTANCE_PATH"))
+        if "DATABASE_URL" not in config and (url := database(instance)) is not None:
+            config["DATABASE_URL"] = url
+        return create_app(app_config(instance, **config))
 
     return make
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 
 from tests.conftest import index
 from tests.photos import pattern, write_jpeg
+
+pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
 
 
 def build(make_app, tmp_path, n=5):  # type: ignore[no-untyped-def]

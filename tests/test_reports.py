@@ -22,6 +22,8 @@ from atw.query.filters import parse
 from tests.conftest import fresh_app
 from tests.test_query import P, build_world, world
 
+pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 FILTERS = [
     "",
     "classes=person",
@@ -32,15 +34,15 @@ FILTERS = [
 ]
 
 
-def make(base: Path, photos: list[P]) -> Any:
-    app = fresh_app(base / "instance")
+def make(base: Path, photos: list[P], database: Any) -> Any:
+    app = fresh_app(base / "instance", DATABASE_URL=database(base / "instance"))
     build_world(app, base / "photos", photos)
     return app
 
 
 @pytest.fixture(scope="module")
-def rworld(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return make(tmp_path_factory.mktemp("reports"), world())
+def rworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    return make(tmp_path_factory.mktemp("reports"), world(), module_database)
 
 
 def api(app: Any, q: str) -> dict[str, Any]:
@@ -333,8 +335,8 @@ def folder_world() -> list[P]:
 
 
 @pytest.fixture
-def fworld(tmp_path: Path) -> tuple[Any, Path]:
-    return make(tmp_path, folder_world()), tmp_path / "photos"
+def fworld(tmp_path: Path, database: Any) -> tuple[Any, Path]:
+    return make(tmp_path, folder_world(), database), tmp_path / "photos"
 
 
 def digests(root: Path) -> dict[str, tuple[str, int]]:
@@ -453,11 +455,11 @@ def test_folder_export_annotates_copies(fworld, tmp_path):
     assert mean < 4 and p99 < 40, (mean, p99)
 
 
-def test_folder_export_copies_a_file_whose_name_is_not_utf8(tmp_path):
+def test_folder_export_copies_a_file_whose_name_is_not_utf8(tmp_path, database):
     """The stored path (bytes that are not UTF-8) is what gets copied, not its escaped display
     form; the manifest shows the name escaped."""
     name = "caf\udce9"  # b"caf\xe9": a Latin-1 file name on a UTF-8 system
-    app = make(tmp_path, [P(name, "c", "2015:01:01 10:00:00", coco=[("cat", 0.9)])])
+    app = make(tmp_path, [P(name, "c", "2015:01:01 10:00:00", coco=[("cat", 0.9)])], database)
     src = tmp_path / "photos" / "c" / f"{name}.jpg"
     assert os.fsencode(src).endswith(b"caf\xe9.jpg")
     out = tmp_path / "sorted"

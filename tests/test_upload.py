@@ -46,6 +46,8 @@ from tests.uploads import (
     wait_done,
 )
 
+pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
+
 
 @pytest.fixture(autouse=True)
 def _stop_workers() -> Iterator[None]:

@@ -25,7 +25,7 @@ def upgrade_command() -> None:
     A database that does not exist yet is created."""
     config = current_app.config
     try:
-        lock = index_lock(config["INSTANCE_PATH"])
+        lock = index_lock(config["INSTANCE_PATH"], config["DATABASE_URL"])
     except IndexerBusy as exc:
         raise click.ClickException(f"{exc}, then run the upgrade") from None
     engine = make_engine(config["DATABASE_URL"])

@@ -1,37 +1,18 @@
-"""Engine setup (SQLite pragmas, pool) and opening the index at the schema this atw reads."""
+"""Engine setup (per database, atw.core.dialect) and opening the index at this atw's schema."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from atw.core import migrations
+from atw.core import dialect, migrations
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the index; SQLite gets WAL, a busy timeout and foreign keys, and a small
-    pool of connections shared by threads (each keeps its page cache warm between requests)."""
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            pool_size=8,
-            max_overflow=8,
-            connect_args={"timeout": 30, "check_same_thread": False},
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """An engine for the index (SQLite or PostgreSQL, set up by atw.core.dialect): SQLite gets
+    WAL, a busy timeout and foreign keys; both a small pool of connections shared by threads."""
+    return dialect.make_engine(url)
 
 
 def create_schema(engine: Engine, echo: Callable[[str], None] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
@@ -38,12 +38,15 @@ def _sqlite_bytes(element, compiler, **kw):  # type: ignore[no-untyped-def]
 
 
 class FsPath(TypeDecorator[str]):
-    """A file-system path as text. POSIX names are bytes: a name that is not UTF-8 reaches
-    Python as a str with surrogate escapes (os.fsdecode), which Python's sqlite3 cannot bind.
-    On SQLite such a path is stored as TEXT holding its exact bytes (SQLite does not check
-    UTF-8; comparisons, LIKE prefixes and substr work bytewise) and read back as BLOB, decoded
-    to the same str: lookups, re-runs, folder filters and file access keep working. Elsewhere
-    it is stored with backslash escapes (readable, but no longer the file's name).
+    """A file-system path. POSIX names are bytes: a name that is not UTF-8 reaches Python as a
+    str with surrogate escapes (os.fsdecode), which no database driver binds as text. Stored
+    with the name's exact bytes on every database, read back as the same str (lookups, re-runs,
+    folder filters and file access keep working), compared and ordered bytewise:
+    - SQLite: TEXT holding the exact bytes (SQLite does not check UTF-8; comparisons, substr
+      and the BINARY collation work bytewise), read back as BLOB.
+    - PostgreSQL: BYTEA (its TEXT refuses bytes that are not UTF-8): every path is bound as
+      its bytes (os.fsencode), so equality, ranges, ORDER BY and min() are bytewise there too,
+      like SQLite's. In psql, convert_from(path, 'UTF8') shows a UTF-8 path as text.
     Caveat of the CAST on SQLite: `not_in([])` (an empty list) on these columns matches nothing,
     not everything; `in_([])` is correct."""
 
@@ -58,15 +61,23 @@ class FsPath(TypeDecorator[str]):
         expr.type = self  # results still go through process_result_value
         return expr
 
+    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(LargeBinary())
+        return dialect.type_descriptor(Text())
+
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
-        if value is None or not _has_surrogates(value):
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return value.encode("utf-8", "surrogateescape")
+        if not _has_surrogates(value):
             return value
-        raw = value.encode("utf-8", "surrogateescape")
-        if dialect.name == "sqlite":
-            return raw
-        return raw.decode("utf-8", "backslashreplace")
+        return value.encode("utf-8", "surrogateescape")
 
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if isinstance(value, memoryview):
+            value = value.tobytes()
         if isinstance(value, bytes):
             return value.decode("utf-8", "surrogateescape")
         return value

@@ -275,9 +275,10 @@ def thumb_path(thumbs_dir: str | Path, sha256: str) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see either nothing or all of it."""
+    """Write a file so that readers see either nothing or all of it. The temporary file is
+    .tmp-<pid>-… beside it: a run may remove those of processes that are gone (temp_alive)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -285,6 +286,21 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def temp_alive(tmp: Path) -> bool:
+    """Whether the process that is writing this temporary file (write_atomic) still runs on
+    this machine (a name without a PID counts as gone)."""
+    pid = tmp.name.removeprefix(".tmp-").split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def one_line(exc: BaseException) -> str:

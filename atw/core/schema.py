@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from atw.core.dialect import BIG_INTEGER
 from atw.core.fspath import FsPath
 
 
@@ -21,7 +22,7 @@ class Photo(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    bytes: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BIG_INTEGER)
     format: Mapped[str | None] = mapped_column(String(16))
     # Size as displayed, i.e. after the EXIF orientation is applied.
     width: Mapped[int | None] = mapped_column(Integer)
@@ -122,8 +123,8 @@ class PhotoPath(Base):
     path: Mapped[str] = mapped_column(FsPath, unique=True)
     # The indexed root the path was found under.
     root: Mapped[str] = mapped_column(FsPath)
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BIG_INTEGER)
+    mtime_ns: Mapped[int] = mapped_column(BIG_INTEGER)
     first_seen: Mapped[datetime] = mapped_column(DateTime)
     # Set when a run of this root no longer finds the file; cleared when it comes back.
     missing_since: Mapped[datetime | None] = mapped_column(DateTime)
@@ -290,8 +291,8 @@ class Quarantine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(FsPath, unique=True)
     root: Mapped[str] = mapped_column(FsPath)
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BIG_INTEGER)
+    mtime_ns: Mapped[int] = mapped_column(BIG_INTEGER)
     reason: Mapped[str] = mapped_column(Text)
     seen_at: Mapped[datetime] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("index_run.id"))
@@ -325,7 +326,7 @@ class Upload(Base):
     # The file name the client sent (display only; never used to build a path).
     name: Mapped[str] = mapped_column(String(255))
     format: Mapped[str] = mapped_column(String(16))
-    bytes: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BIG_INTEGER)
     # UTC, naive. uploaded_at is the latest upload of this content: retention counts from it.
     first_uploaded_at: Mapped[datetime] = mapped_column(DateTime)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -76,7 +76,7 @@ def prune(
     inst = Path(config["INSTANCE_PATH"])
     root = upload_store.uploads_dir(inst)
     caches = (Path(config["THUMBS_DIR"]), inst / "display")
-    lock = _lock(str(inst), wait)
+    lock = _lock(str(inst), wait, config["DATABASE_URL"])
     engine = make_engine(config["DATABASE_URL"])
     try:
         with Session(engine) as s:
@@ -91,12 +91,12 @@ def prune(
     return result
 
 
-def _lock(instance_path: str, wait: float) -> Any:
+def _lock(instance_path: str, wait: float, database_url: str | None = None) -> Any:
     """The index run's own lock (atw.core.locks), retried every half second for `wait` s."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            return index_lock(instance_path)
+            return index_lock(instance_path, database_url)
         except IndexerBusy:
             if time.monotonic() >= deadline:
                 raise

@@ -27,6 +27,10 @@ depends_on = None
 
 SCHEMA = 3  # meta.schema_version after this revision (the last version before Alembic)
 META = sa.table("meta", sa.column("key", sa.String), sa.column("value", sa.Text))
+# PostgreSQL (supported since issue 16: no index there predates these; SQLite's DDL unchanged):
+# 64-bit sizes and mtimes (atw.core.dialect.BIG_INTEGER), paths as BYTEA (atw.core.fspath).
+BIG = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+PATH = sa.Text().with_variant(sa.LargeBinary(), "postgresql")
 
 
 def _index_run() -> None:
@@ -69,7 +73,7 @@ def _photo() -> None:
         "photo",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("bytes", sa.Integer(), nullable=False),
+        sa.Column("bytes", BIG, nullable=False),
         sa.Column("format", sa.String(length=16), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
@@ -127,10 +131,10 @@ def _quarantine() -> None:
     op.create_table(
         "quarantine",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),  # atw.core.fspath.FsPath
-        sa.Column("root", sa.Text(), nullable=False),  # FsPath
-        sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("mtime_ns", sa.Integer(), nullable=False),
+        sa.Column("path", PATH, nullable=False),  # atw.core.fspath.FsPath
+        sa.Column("root", PATH, nullable=False),  # FsPath
+        sa.Column("size", BIG, nullable=False),
+        sa.Column("mtime_ns", BIG, nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("seen_at", sa.DateTime(), nullable=False),
         sa.Column("run_id", sa.Integer(), nullable=True),
@@ -145,10 +149,10 @@ def _photo_path() -> None:
         "photo_path",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("photo_id", sa.Integer(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),  # FsPath
-        sa.Column("root", sa.Text(), nullable=False),  # FsPath
-        sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("mtime_ns", sa.Integer(), nullable=False),
+        sa.Column("path", PATH, nullable=False),  # FsPath
+        sa.Column("root", PATH, nullable=False),  # FsPath
+        sa.Column("size", BIG, nullable=False),
+        sa.Column("mtime_ns", BIG, nullable=False),
         sa.Column("first_seen", sa.DateTime(), nullable=False),
         sa.Column("missing_since", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -249,7 +253,7 @@ def _upload() -> None:
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("format", sa.String(length=16), nullable=False),
-        sa.Column("bytes", sa.Integer(), nullable=False),
+        sa.Column("bytes", BIG, nullable=False),
         sa.Column("first_uploaded_at", sa.DateTime(), nullable=False),
         sa.Column("uploaded_at", sa.DateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
