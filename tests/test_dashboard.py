@@ -6,6 +6,7 @@ the class autocomplete ranks word starts first; the viewer leads back to the pho
 from __future__ import annotations
 
 import re
+from datetime import date
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -13,7 +14,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import fresh_app
-from tests.test_query import P, build_world
+from tests.test_query import (
+    LISBON,
+    P,
+    build_world,
+    fixture_world,  # noqa: F401  (the query tests' world, a fixture)
+    session_of,
+)
 
 PER_PAGE, MAX_PER_PAGE = 10, 20
 
@@ -204,6 +211,18 @@ def test_leaving_the_viewer_returns_to_the_photos_grid_page(dash):
         assert back == want, (i, back)
         # The grid page it names holds the photo.
         assert order[i] in grid_ids(c.get(back.split("#")[0]).get_data(as_text=True))
+    # From the grid, the link carries the photo's place; previous/next move it along.
+    grid = c.get("/?page=2").get_data(as_text=True)
+    link = unescape(re.search(rf'<a href="(/photos/{order[12]}\?[^"]+)"', grid).group(1))
+    assert parse_qs(urlparse(link).query) == {"at": ["12"]}
+    html = c.get(link).get_data(as_text=True)
+    back = unescape(re.search(r'<a id="back" href="([^"]+)"', html).group(1))
+    assert back == f"/?page=2#p{order[12]}"
+    nxt = unescape(re.search(r'<a id="next" rel="next" href="([^"]+)"', html).group(1))
+    prv = unescape(re.search(r'<a id="prev" rel="prev" href="([^"]+)"', html).group(1))
+    assert nxt == f"/photos/{order[13]}?at=13" and prv == f"/photos/{order[11]}?at=11"
+    html = c.get(f"/photos/{order[12]}?at=nonsense").get_data(as_text=True)  # counted instead
+    assert f'<a id="back" href="/?page=2#p{order[12]}">' in html
     # With a filter and a page size: the position within that filter.
     dogs = api_ids(app, "classes=dog&sort=oldest")
     html = c.get(f"/photos/{dogs[7]}?classes=dog&sort=oldest&per_page=3").get_data(as_text=True)
@@ -267,3 +286,29 @@ def test_a_favicon_is_served_and_linked(dash):
     html = c.get("/").get_data(as_text=True)
     assert '<link rel="icon" href="/static/favicon.svg"' in html
     assert c.get("/static/favicon.svg").status_code == 200
+
+
+def test_position_counts_the_photos_before_in_the_pages_order(fixture_world):  # noqa: F811
+    """search.position equals the photo's index in the pages' own order, for every photo and
+    every sort (ties in time and place broken by id; photos without GPS last when nearest)."""
+    from atw.query import search
+    from atw.query.filters import PhotoFilter
+
+    app, _root, photos = fixture_world
+    lat, lon = LISBON
+    flts = [
+        PhotoFilter(),
+        PhotoFilter(sort="oldest"),
+        PhotoFilter(classes=("person", "umbrella")),
+        PhotoFilter(classes=("seashore", "person"), match="all", sort="oldest"),
+        PhotoFilter(lat=lat, lon=lon, sort="nearest"),
+        PhotoFilter(lat=-33.87, lon=151.21, radius_km=50, sort="nearest"),
+        PhotoFilter(estimated=False, start=date(2014, 6, 1)),
+    ]
+    with session_of(app) as s:
+        for flt in flts:
+            order = search.search(s, flt, 1, 1000).ids
+            assert order, flt
+            for p in photos:
+                want = order.index(p.id) if p.id in order else None
+                assert search.position(s, flt, p.id) == want, (flt, p.name)

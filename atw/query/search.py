@@ -137,15 +137,33 @@ def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int |
 
 def position(session: Session, flt: PhotoFilter, photo_id: int) -> int | None:
     """How many filtered photos come before photo_id in the filter's order (0 for the first),
-    numbered by the same ORDER BY as the pages; None when the photo does not match the filter.
-    The viewer's way back to the grid page the photo is on."""
+    None when the photo does not match the filter: the viewer's way back to the grid page the
+    photo is on. One count over the filter's rows, in the pages' ORDER BY (Query.sort_keys):
+    the order's key descending for newest and nearest, ascending for oldest, ties by id the
+    same way; NULL keys where the database sorts them (nearest: last, as its ORDER BY says)."""
     q = Query(session, flt)
     sub = q.ids().subquery()
-    dot = sub.c.dot if "dot" in sub.c else None
-    keys = q.sort_keys(sub.c.id, sub.c.taken_at, dot)
-    numbered = select(sub.c.id, func.row_number().over(order_by=keys).label("n")).subquery()
-    n = session.scalar(select(numbered.c.n).where(numbered.c.id == photo_id))
-    return None if n is None else int(n) - 1
+    # The pages' sort key: sort_time where the plan selects it (local time or instant), else
+    # taken_at; dot (nearness to the centre) for nearest.
+    key_col = sub.c.sort_time if "sort_time" in sub.c else sub.c.taken_at
+    col = sub.c.dot if flt.sort == "nearest" else key_col
+    mine = session.execute(select(col).where(sub.c.id == photo_id)).first()
+    if mine is None:
+        return None
+    key, ids, descending = mine[0], sub.c.id, flt.sort != "oldest"
+    # SQLite sorts NULL below every value, PostgreSQL above; nearest says NULLS LAST itself.
+    null_low = flt.sort == "nearest" or session.get_bind().dialect.name != "postgresql"
+    nulls_first = null_low != descending
+    if key is None:
+        tie = ids > photo_id if descending else ids < photo_id
+        before = and_(col.is_(None), tie)
+        if not nulls_first:
+            before = or_(col.is_not(None), before)
+    else:
+        ahead = col > key if descending else col < key
+        tie = and_(col == key, ids > photo_id if descending else ids < photo_id)
+        before = or_(ahead, tie, col.is_(None)) if nulls_first else or_(ahead, tie)
+    return session.scalar(select(func.count()).select_from(sub).where(before)) or 0
 
 
 def _neighbours_by(

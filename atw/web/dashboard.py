@@ -51,6 +51,16 @@ def page_number() -> int:
         return 1
 
 
+def place_in_order() -> int | None:
+    """?at=: how many photos of the filter come before the one viewed (set by the grid's links
+    and the viewer's previous/next), or None."""
+    try:
+        at = int(request.args.get("at", ""))
+    except ValueError:
+        return None
+    return at if at >= 0 else None
+
+
 def link_args(flt: PhotoFilter, size: int) -> dict[str, str]:
     """The query-string args that reopen this filter at this page size (pages, exports)."""
     args = filters.to_args(flt)

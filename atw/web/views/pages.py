@@ -37,10 +37,14 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
     size, _note = dashboard.per_page()
     args = dashboard.link_args(flt, size)
     # Back to the grid page this photo is on (in the filter's order), scrolled to its tile.
-    before = search.position(session, flt, photo_id)
+    # The grid's links and previous/next carry the photo's place (?at=); without it (a link
+    # from elsewhere) it is counted.
+    at = dashboard.place_in_order()
+    before = at if at is not None else search.position(session, flt, photo_id)
     page = 1 if before is None else before // size + 1
     back = url_for("pages.home", **args, **({"page": page} if page > 1 else {}))
     back += f"#p{photo_id}" if before is not None else ""
+    step = {} if before is None else {"prev": {"at": before - 1}, "next": {"at": before + 1}}
     near = None
     if rec["lat"] is not None:
         near = url_for(
@@ -54,6 +58,8 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         "photo.html",
         p=rec,
         args=args,
+        prev_args={**args, **step.get("prev", {})} if before else args,
+        next_args={**args, **step.get("next", {})},
         back=back,
         taken=viewer.taken_words(rec["taken_at"], rec["utc_offset"]),
         facts=viewer.facts(rec),
