@@ -26,6 +26,9 @@
 #   Altitude is read independently of the position; outside MIN_ALT..MAX_ALT metres (the Dead
 #   Sea shore to airliner height, with margin) it is a bug such as a negative number stored
 #   unsigned (4294967284 for -12), so None.
+# GPS clock: GPSDateStamp + GPSTimeStamp, which are UTC, as one naive UTC datetime (gps_at); None
+#   when either is missing, malformed or impossible (atw.core.localtime.parse_gps_clock: a date
+#   before the GPS epoch, 24:00:00, …). Kept even without a position: it dates the instant.
 # Orientation: IFD0 tag 0x0112 as recorded in the file, valid only as an integer 1..8. Pillow's
 #   fallback to XMP tiff:Orientation is bypassed. pillow-heif rewrites the tag to 1 in its copy
 #   (it means its decoded pixels need no rotation) and keeps the recorded value in
@@ -48,6 +51,7 @@ from typing import Any
 
 from PIL import Image
 
+from atw.core.localtime import parse_gps_clock
 from atw.core.media import exif_orientation
 
 MIN_YEAR = 1826
@@ -65,6 +69,7 @@ TAG_OFFSET_TIME, TAG_OFFSET_TIME_ORIGINAL, TAG_OFFSET_TIME_DIGITIZED = 0x9010, 0
 TAG_EXPOSURE_TIME, TAG_F_NUMBER, TAG_ISO, TAG_FOCAL_LENGTH = 0x829A, 0x829D, 0x8827, 0x920A
 TAG_FOCAL_LENGTH_35MM, TAG_LENS_MAKE, TAG_LENS_MODEL = 0xA405, 0xA433, 0xA434
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_ALT_REF, GPS_ALT = 1, 2, 3, 4, 5, 6
+GPS_TIME, GPS_DATE = 7, 29
 
 _DATE_RE = re.compile(
     r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
@@ -90,6 +95,7 @@ class ExifFacts:
     orientation: int | None = None  # 1..8 as recorded in EXIF (see the HEIF note above)
     camera_make: str | None = None
     camera_model: str | None = None
+    gps_at: datetime | None = None  # the GPS clock (GPSDateStamp + GPSTimeStamp), naive UTC
     # lens_make, lens, iso, exposure_time ("1/250"), f_number, focal_length_mm,
     # focal_length_35mm, software: whichever are present and sane; JSON-serialisable
     extras: Extras = field(default_factory=dict)
@@ -304,4 +310,5 @@ def read_exif(image: Image.Image) -> ExifFacts:
         camera_make=_safe(lambda: clean_text(ifd0.get(TAG_MAKE))),
         camera_model=_safe(lambda: clean_text(ifd0.get(TAG_MODEL))),
         extras=_safe(lambda: _extras(ifd0, exif_ifd), {}),
+        gps_at=_safe(lambda: parse_gps_clock(gps.get(GPS_DATE), gps.get(GPS_TIME))),
     )

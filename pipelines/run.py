@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from atw.core.engine import create_schema, make_engine
 from atw.core.locks import RunLock, run_lock
 from atw.core.media import temp_alive
 from atw.core.schema import IndexRun, PhotoPath, Quarantine, StageDone
-from pipelines import scan
+from pipelines import places, scan
 from pipelines.labelers.base import LabelerSpec
 from pipelines.pool import Pool
 from pipelines.worker import Task, WorkerConfig
@@ -46,6 +47,9 @@ class RunSummary:
     # Wall time of the processing alone: from the workers being ready to the last write.
     work_seconds: float = 0.0
     processed: int = 0
+    # The places stage (pipelines/places.py): photos it placed and re-timed, and its seconds.
+    placed: int = 0
+    places_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -55,7 +59,8 @@ class RunSummary:
             f"{self.seen} files: {self.indexed} indexed, {self.new_paths} new paths of known "
             f"photos, {self.unchanged} unchanged, {self.relabelled} re-labelled, "
             f"{self.quarantined + self.still_quarantined} quarantined "
-            f"({self.quarantined} this run), {self.missing} newly missing; "
+            f"({self.quarantined} this run), {self.missing} newly missing, "
+            f"{self.placed} placed; "
             f"{self.seconds:.1f} s, {rate:.1f} photos/s"
         )
 
@@ -86,6 +91,7 @@ def run_index(
     from the configured one, or for the stages named in `relabel`. New photos get Photo.source
     = `source` ("upload" when the background upload indexer runs over <instance>/uploads)."""
     specs = resolve_stages(config) if specs is None else specs
+    relabel = set(relabel)
     root_list = [scan.norm_root(r) for r in roots]
     for r in root_list:
         if not os.path.exists(r):
@@ -117,7 +123,9 @@ def run_index(
         run = IndexRun(
             started_at=now(),
             roots_json=json.dumps(root_list),
-            stages=",".join(f"{s.stage}:{s.model}:{s.weights_id}" for s in specs),
+            stages=",".join(
+                [*(f"{s.stage}:{s.model}:{s.weights_id}" for s in specs), places.tag()]
+            ),
         )
         session.add(run)
         session.flush()
@@ -128,12 +136,16 @@ def run_index(
     t0 = time.monotonic()
     status, error = "failed", None
     try:
-        tasks, seen = _plan(
-            session, writer, root_list, exclude, specs, set(relabel), summary, progress
-        )
+        tasks, seen = _plan(session, writer, root_list, exclude, specs, relabel, summary, progress)
         summary.processed = len(tasks)
         if tasks:
             _process(config, specs, tasks, writer, summary, progress)
+        # Places of the photos just written and of known ones under the roots whose places
+        # are missing or stale: from the index alone, no file read again.
+        bar = partial(_bar, True, desc="places", unit=" photos") if progress else None
+        redo = places.STAGE in relabel
+        done = places.run_places(session, _under_any(root_list, session), redo=redo, bar=bar)
+        summary.placed, summary.places_seconds = done.photos, done.seconds
         summary.missing = _mark_missing(session, root_list, seen)
         status = "completed"
     except BaseException as exc:

@@ -53,6 +53,7 @@ class PhotoFacts:
     height: int
     orientation: int | None
     taken_at: datetime | None
+    # The offset of a file time (time_estimated: FILE_TIME_ZONE's at the mtime), else None.
     utc_offset: str | None
     time_estimated: bool
     lat: float | None
@@ -63,6 +64,9 @@ class PhotoFacts:
     extras: dict[str, Any]
     # Set when the pixels only partly decode (truncated or corrupt data): why it is damaged.
     damage: str | None = None
+    # The offset written with the chosen date, and the GPS clock (naive UTC): pipelines/capture.py.
+    exif_offset: str | None = None
+    gps_at: datetime | None = None
 
 
 @dataclass
@@ -231,16 +235,22 @@ class Worker:
         return None
 
     def _facts(self, img: Any, mtime_ns: int) -> PhotoFacts:
+        from pipelines.capture import capture
         from pipelines.exif import read_exif
 
         ex = read_exif(img)
-        taken_at, offset, estimated = ex.taken_at, ex.utc_offset, False
-        extras = dict(ex.extras)
+        cap = capture(img, ex)  # dates and GPS from XMP, IPTC and PNG text too
+        taken_at, offset, estimated = cap.taken_at, None, False
+        extras: dict[str, Any] = dict(ex.extras)
         if taken_at is None:
-            # No EXIF date: the file's modification time, read in the configured zone
-            # (FILE_TIME_ZONE), marked estimated, with that zone's offset and name kept.
+            # No date in the metadata: the file's modification time, read in the configured
+            # zone (FILE_TIME_ZONE), marked estimated, with that zone's offset and name kept.
             (taken_at, offset), estimated = file_time(mtime_ns, self.zone), True
             extras["time_zone_assumed"] = self.zone
+        else:
+            extras["date_source"] = cap.date_source
+        if cap.position_source == "XMP":
+            extras["position_source"] = "XMP"
         return PhotoFacts(
             format=img.format,
             width=img.size[0],
@@ -249,10 +259,12 @@ class Worker:
             taken_at=taken_at,
             utc_offset=offset,
             time_estimated=estimated,
-            lat=ex.lat,
-            lon=ex.lon,
+            lat=cap.lat,
+            lon=cap.lon,
             altitude=ex.altitude,
             camera_make=ex.camera_make,
             camera_model=ex.camera_model,
             extras=extras,
+            exif_offset=cap.offset if not estimated else None,
+            gps_at=cap.gps_at,
         )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from atw.core import derived
 from atw.core.clock import utcnow
+from atw.core.localtime import photo_time
 from atw.core.media import one_line
 from atw.core.schema import Detection, Label, Photo, PhotoPath, Quarantine, StageDone
 from pipelines.labelers.base import Box
@@ -203,7 +204,7 @@ class Writer:
             items = [(lb.label, round(lb.score, 4)) for lb in st.items]
         # The per-class summary of this stage is replaced too, never mixed with another model's.
         if photo.listed:
-            derived.replace_stage(s, photo.id, photo.taken_at, st.stage, items)
+            derived.replace_stage(s, photo.id, photo.taken_at, st.stage, items, photo.sort_time)
         done = s.get(StageDone, (photo.id, st.stage))
         if done is None:
             s.add(
@@ -220,13 +221,24 @@ class Writer:
 
 
 def _facts_columns(f: PhotoFacts) -> dict[str, object]:
+    # The offset from the photo's own facts (written offset, GPS clock) or its file time; the
+    # zone at its position comes later, from the places stage (pipelines/places.py).
+    times = photo_time(
+        f.taken_at,
+        estimated=f.time_estimated,
+        file_offset=f.utc_offset,
+        exif_offset=f.exif_offset,
+        gps_at=f.gps_at,
+    )
     return {
         "format": f.format,
         "width": f.width,
         "height": f.height,
         "orientation": f.orientation,
         "taken_at": f.taken_at,
-        "utc_offset": f.utc_offset,
+        **times,
+        "exif_offset": f.exif_offset,
+        "gps_at": f.gps_at,
         "time_estimated": f.time_estimated,
         "lat": f.lat,
         "lon": f.lon,

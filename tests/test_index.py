@@ -322,6 +322,7 @@ def test_indexed_time_offset_gps_orientation_match_exiftool(make_app):
     from datetime import datetime, timedelta
 
     from tests.exiftool_ref import expected_from_exiftool
+    from tests.test_capture_time import exiftool, reference
 
     # File times are read in a named zone: Kathmandu, UTC+05:45 all year since 1986 (no DST).
     app = make_app(FILE_TIME_ZONE="Asia/Kathmandu")
@@ -329,22 +330,25 @@ def test_indexed_time_offset_gps_orientation_match_exiftool(make_app):
     with db(app) as s:
         rows = s.execute(select(PhotoPath.path, Photo).join(Photo)).all()
     want = expected_from_exiftool([Path(path) for path, _ in rows])
+    # The capture date and the offset written with it, by the precedence over EXIF, XMP, IPTC
+    # and PNG text (pipelines/capture.py), on exiftool's values (tests/test_capture_time.py).
+    dates = exiftool(*(Path(path) for path, _ in rows))
     assert len(rows) > 100
     checked = 0
     for path, p in rows:
         e = want[path]
-        if e.taken_at is None:  # no usable EXIF date: the file's mtime, marked estimated
+        taken, offset, _source = reference(dates[Path(path).name])
+        if taken is None:  # no usable date: the file's mtime, marked estimated
             # (the UTC fields of the mtime, shifted by the fixed offset: not the code's own
             # zoneinfo expression)
             utc = datetime(*time.gmtime(Path(path).stat().st_mtime_ns // 10**9)[:6])
             wall = utc + timedelta(hours=5, minutes=45)
             assert (p.taken_at, p.utc_offset, p.time_estimated) == (wall, "+05:45", True), path
+            assert (p.offset_source, p.taken_at_utc) == ("file", utc), path
         else:
-            assert (p.taken_at, p.utc_offset, p.time_estimated) == (
-                e.taken_at,
-                e.utc_offset,
-                False,
-            ), path
+            assert (p.taken_at, p.exif_offset, p.time_estimated) == (taken, offset, False), path
+            if e.taken_at == taken and e.utc_offset:  # the EXIF date and its own offset tag
+                assert (p.utc_offset, p.offset_source) == (e.utc_offset, "exif"), path
         for key in ("lat", "lon", "altitude"):
             got, exp = getattr(p, key), getattr(e, key)
             assert (got is None) == (exp is None), (path, key, got, exp)

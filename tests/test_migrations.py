@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,14 +113,65 @@ def legacy_index(version: int, source: Path, target: Path) -> None:
         rows = src.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
         marks = ", ".join("?" for _ in cols)
         con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+    # The old code's photo.utc_offset: the offset written with the date (exif_offset since
+    # revision 0002) or an estimated time's file offset; and it had no places stage.
+    old = "SELECT id, CASE WHEN time_estimated THEN utc_offset ELSE exif_offset END FROM photo"
+    con.executemany(
+        "UPDATE photo SET utc_offset = ? WHERE id = ?", [r[::-1] for r in src.execute(old)]
+    )
+    con.execute("DELETE FROM stage_done WHERE stage = 'places'")
     con.commit()
     con.close()
     src.close()
 
 
+# Revision 0002: what only the places stage writes (the next index run does), and the GPS clock,
+# which no index stored before it.
+PLACES_ONLY = ("time_zone", "country_code", "region", "place", "place_km", "near", "gps_at")
+
+
+def after_0002(fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    """The fresh rows as revision 0002 leaves an older index: no places; the instant from the
+    stored offset alone ("exif", or "file" for an estimated time), sort_time and its copies."""
+    cols, *rows = fresh["photo"]
+    c = {name: i for i, name in enumerate(cols)}
+    photos, sort = [], {}
+    for row in rows:
+        r = list(row)
+        estimated = r[c["time_estimated"]]
+        old = r[c["utc_offset"]] if estimated else r[c["exif_offset"]]
+        for name in PLACES_ONLY:
+            r[c[name]] = None
+        r[c["at_sea"]] = 0
+        instant = None
+        if old and r[c["taken_at"]]:
+            off = timedelta(hours=int(old[1:3]), minutes=int(old[4:6]))
+            off = -off if old[0] == "-" else off
+            when = datetime.fromisoformat(r[c["taken_at"]]) - off
+            instant = when.strftime("%Y-%m-%d %H:%M:%S.%f")
+        r[c["utc_offset"]] = old if instant else None
+        r[c["offset_source"]] = "none" if instant is None else "file" if estimated else "exif"
+        r[c["taken_at_utc"]] = instant
+        r[c["sort_time"]] = sort[r[c["id"]]] = instant or r[c["taken_at"]]
+        photos.append(tuple(r))
+    pcols, *prows = fresh["photo_class"]
+    pid, st = pcols.index("photo_id"), pcols.index("sort_time")
+    classes = [tuple(sort[r[pid]] if i == st else v for i, v in enumerate(r)) for r in prows]
+    scols, *srows = fresh["stage_done"]
+    stages = [r for r in srows if r[scols.index("stage")] != "places"]
+    return {
+        **fresh,
+        "photo": [cols, *sorted(photos, key=repr)],
+        "photo_class": [pcols, *sorted(classes, key=repr)],
+        "stage_done": [scols, *stages],
+    }
+
+
 def expected_after(version: int, fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
-    """What the upgraded file must hold: the fresh index's rows; before schema 3 no file knew
-    which photos were damaged (none, as far as it was concerned)."""
+    """What the upgraded file must hold: the fresh index's rows as revision 0002 leaves an
+    older index (after_0002); before schema 3 no file knew which photos were damaged (none,
+    as far as it was concerned)."""
+    fresh = after_0002(fresh)
     if version >= 3:
         return fresh
     cols, *rows = fresh["photo"]
@@ -301,18 +353,29 @@ def test_an_index_written_before_alembic_is_upgraded_in_place(
 
     # The web app starts, and answers as the fresh index's does.
     app = atw.create_app(app_config(instance))
+    cols, *rows = table_rows(db)["photo"]
+    times = {r[cols.index("id")]: dict(zip(cols, r, strict=True)) for r in rows}
     for url in ("/api/photos?per_page=100", "/api/classes", "/api/map", "/api/quarantine"):
         got, want = app.test_client().get(url), fresh_app_.test_client().get(url)
         assert got.status_code == want.status_code == 200
-        assert got.get_json() == api_after(version, want.get_json()), url
+        assert got.get_json() == api_after(version, want.get_json(), times), url
 
 
-def api_after(version: int, body: Any) -> Any:
+def api_after(version: int, body: Any, rows: dict[int, dict[str, Any]]) -> Any:
     """The fresh index's API answer as an upgraded file of this version gives it (see
-    expected_after: no damaged photo before schema 3)."""
-    if version >= 3 or "photos" not in body:
+    expected_after: no places and instants from stored offsets only after revision 0002; no
+    damaged photo before schema 3). rows: the upgraded file's photo rows by id."""
+    if "photos" not in body:
         return body
-    photos = [{**p, "damaged": False, "damage_reason": None} for p in body["photos"]]
+    photos = []
+    for p in body["photos"]:
+        r = rows[p["id"]]
+        utc = r["taken_at_utc"] and datetime.fromisoformat(r["taken_at_utc"]).isoformat()
+        p = {**p, "place": None, "time_zone": None, "taken_at_utc": utc}
+        p |= {"utc_offset": r["utc_offset"], "offset_source": r["offset_source"]}
+        if version < 3:
+            p |= {"damaged": False, "damage_reason": None}
+        photos.append(p)
     return {**body, "photos": photos}
 
 

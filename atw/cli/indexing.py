@@ -15,8 +15,9 @@ from atw.web import db
 @click.option(
     "--relabel",
     multiple=True,
-    type=click.Choice(["imagenet", "coco"]),
-    help="Re-run this labelling stage on every photo under PATHS, even if it is up to date.",
+    type=click.Choice(["imagenet", "coco", "places"]),
+    help="Re-run this stage on every photo under PATHS, even if it is up to date (places: "
+    "country, region, place and time zone, from the index alone; no photo is read again).",
 )
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--no-labels", is_flag=True, help="Index metadata and thumbnails only.")

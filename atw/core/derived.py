@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from atw.core.geo import unit_vector
@@ -52,11 +52,22 @@ def class_rows(items: Iterable[tuple[str, float]]) -> list[dict[str, Any]]:
 
 
 def photo_class_rows(
-    photo_id: int, taken_at: datetime | None, source: str, items: Iterable[tuple[str, float]]
+    photo_id: int,
+    taken_at: datetime | None,
+    source: str,
+    items: Iterable[tuple[str, float]],
+    sort_time: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """class_rows with the photo's id, the stage (source) and the copy of its capture time."""
+    """class_rows with the photo's id, the stage (source) and the copies of its capture time
+    (wall clock) and sort key (Photo.sort_time: the instant where known)."""
     return [
-        {"photo_id": photo_id, "source": source, "taken_at": taken_at, **row}
+        {
+            "photo_id": photo_id,
+            "source": source,
+            "taken_at": taken_at,
+            "sort_time": sort_time,
+            **row,
+        }
         for row in class_rows(items)
     ]
 
@@ -84,9 +95,25 @@ def replace_stage(
     taken_at: datetime | None,
     source: str,
     items: Iterable[tuple[str, float]],
+    sort_time: datetime | None = None,
 ) -> None:
     """Replace a listed photo's summary rows of one stage by those of these results."""
-    _replace(session, photo_id, source, photo_class_rows(photo_id, taken_at, source, items))
+    rows = photo_class_rows(photo_id, taken_at, source, items, sort_time)
+    _replace(session, photo_id, source, rows)
+
+
+def set_sort_times(session: Session, sort_times: Iterable[tuple[int, datetime | None]]) -> None:
+    """Photos' sort_time changed (the places stage resolved an offset): copy each into its
+    summary rows (PhotoClass.sort_time). (photo id, new sort_time) pairs."""
+    params = [{"pid": pid, "st": st} for pid, st in sort_times]
+    if params:
+        stmt = (
+            update(PhotoClass)
+            .where(PhotoClass.photo_id == bindparam("pid"))
+            .values(sort_time=bindparam("st"))
+            .execution_options(synchronize_session=False)
+        )
+        session.connection().execute(stmt, params)
 
 
 def unlist(session: Session, photo: Photo) -> None:
@@ -110,7 +137,7 @@ def relist(session: Session, photo: Photo) -> None:
     rows = [
         row
         for source, items in sorted(by_source.items())
-        for row in photo_class_rows(photo.id, photo.taken_at, source, items)
+        for row in photo_class_rows(photo.id, photo.taken_at, source, items, photo.sort_time)
     ]
     _replace(session, photo.id, None, rows)
 
@@ -168,7 +195,10 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
 
     Migration 0001 runs it on an index of schema 1 (atw/core/migrations), before any later
     revision: it must touch only columns that exist at schema 3 (tests/test_migrations.py
-    upgrades a schema-1 index to head, and fails if it does not)."""
+    upgrades a schema-1 index to head, and fails if it does not). So the sort_time copies
+    (revision 0002) are written only where the column exists; 0002 fills them itself."""
+    columns = {c["name"] for c in inspect(session.connection()).get_columns("photo_class")}
+    with_sort = "sort_time" in columns
     has_path = exists().where(PhotoPath.photo_id == Photo.id)
     session.execute(
         update(Photo).values(listed=has_path).execution_options(synchronize_session=False)
@@ -179,11 +209,9 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
     counts: Counter[tuple[str, str, int]] = Counter()
     for i in range(0, len(ids), REBUILD_CHUNK):
         part = ids[i : i + REBUILD_CHUNK]
-        photos = session.execute(
-            select(Photo.id, Photo.lat, Photo.lon, Photo.taken_at, Photo.listed).where(
-                Photo.id.in_(part)
-            )
-        ).all()
+        cols = [Photo.id, Photo.lat, Photo.lon, Photo.taken_at, Photo.listed]
+        cols += [Photo.sort_time] if with_sort else []
+        photos = session.execute(select(*cols).where(Photo.id.in_(part))).all()
         geo = [{"id": p.id, **geo_columns(p.lat, p.lon)} for p in photos]
         session.execute(update(Photo), geo)
         items: dict[tuple[int, str], list[tuple[str, float]]] = defaultdict(list)
@@ -200,12 +228,16 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
         ):
             items[(pid, COCO)].append((label, score))
         taken = {p.id: p.taken_at for p in photos if p.listed}
+        order = {p.id: p.sort_time for p in photos} if with_sort else {}
         rows = [
             row
             for (pid, source), its in sorted(items.items())
             if pid in taken
-            for row in photo_class_rows(pid, taken[pid], source, its)
+            for row in photo_class_rows(pid, taken[pid], source, its, order.get(pid))
         ]
+        if not with_sort:
+            for row in rows:
+                del row["sort_time"]
         if rows:
             session.execute(insert(PhotoClass), rows)
         counts.update(count_deltas(rows))

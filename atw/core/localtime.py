@@ -15,6 +15,16 @@ offset is resolved in this order, and the step that gave it is recorded as `offs
 
 Each step that has no usable answer falls to the next; nothing here raises on bad metadata.
 
+A photo with no date in its metadata gets its file's modification time, read in FILE_TIME_ZONE
+(atw.core.clock.file_time): that is an instant, so its offset is that zone's and its source is
+"file" (photo_time); such a time is marked estimated and never resolved by the steps above.
+
+photo_time() gives the stored columns (atw.core.schema.Photo): utc_offset, offset_source,
+taken_at_utc, and sort_time = the instant where there is one, else the wall-clock time. An
+instant is kept only within MAX_OFFSET of the wall-clock time, so |sort_time − taken_at| ≤ 14 h
+for every photo: a local-date range on taken_at is inside the same range widened by SORT_SLACK
+on sort_time, which lets one index ordered by sort_time answer date filters too.
+
 Local times the zone makes ambiguous or impossible are resolved deliberately, with fold=0:
 - a repeated hour (autumn, clocks go back: 02:30 happens twice) is read as its FIRST
   occurrence, still on summer time (the earlier instant);
@@ -28,7 +38,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_OFFSET = timedelta(hours=14)  # the widest offsets in use: −12:00 … +14:00
@@ -39,7 +49,12 @@ GPS_TOLERANCE = timedelta(minutes=3)
 # GPS time starts on 1980-01-06; a GPS date before that cannot come from a satellite.
 GPS_EPOCH = date(1980, 1, 6)
 
-SOURCES = ("exif", "gps", "zone", "none")
+SOURCES = ("exif", "gps", "zone", "file", "none")
+# sort_time never differs from the wall-clock taken_at by more than this (see photo_time).
+SORT_SLACK = MAX_OFFSET
+# Bump when the rules of this module change what is stored: the places stage's provenance
+# (pipelines/places.py) includes it, so the next index run re-resolves every photo.
+TIME_RULES = 1
 
 # Every UTC offset used by any IANA zone since 2000 (standard or daylight time), in minutes:
 # the whole hours −12…+14 and the fractional ones below. An EXIF or GPS-derived offset outside
@@ -195,6 +210,14 @@ def zone_offset(local: datetime, time_zone: str | None) -> ZoneOffset | None:
     return ZoneOffset(off0, case)
 
 
+def valid_gps_clock(value: datetime | None) -> datetime | None:
+    """A GPS clock already read as a naive UTC datetime (the stored Photo.gps_at, an XMP
+    exif:GPSTimeStamp), or None when it is before the GPS epoch (no satellite gave it)."""
+    if value is None or value.tzinfo is not None or value.date() < GPS_EPOCH:
+        return None
+    return value
+
+
 def resolve(
     local: datetime | None,
     *,
@@ -202,19 +225,27 @@ def resolve(
     gps_date: object = None,
     gps_time: object = None,
     time_zone: str | None = None,
+    gps_at: datetime | None = None,
 ) -> LocalTime:
     """Resolve the offset of a naive local capture time (the four steps of the module doc).
 
     `exif_offset` is the OffsetTime… tag matching the chosen date tag; `gps_date`/`gps_time` are
-    GPSDateStamp/GPSTimeStamp as read; `time_zone` is the IANA zone at the photo's position.
+    GPSDateStamp/GPSTimeStamp as read, or `gps_at` the GPS clock already read (naive UTC);
+    `time_zone` is the IANA zone at the photo's position.
     An aware `local` is rejected with ValueError (its offset would have no recorded source)."""
     if local is None:
         return LocalTime(None, "none", None)
     if local.tzinfo is not None:
         raise ValueError("resolve() takes the naive wall-clock time; pass an offset separately")
+
+    def gps_clock() -> datetime | None:
+        if gps_at is not None:
+            return valid_gps_clock(gps_at)
+        return parse_gps_clock(gps_date, gps_time)
+
     steps = (
         ("exif", lambda: parse_offset(exif_offset)),
-        ("gps", lambda: gps_offset(local, parse_gps_clock(gps_date, gps_time))),
+        ("gps", lambda: gps_offset(local, gps_clock())),
         ("zone", lambda: _zone_only(local, time_zone)),
     )
     for source, step in steps:
@@ -231,3 +262,56 @@ def _zone_only(local: datetime, time_zone: str | None) -> timedelta | None:
     if z is None or abs(z.offset) > MAX_OFFSET:
         return None
     return timedelta(minutes=round(z.offset.total_seconds() / 60))
+
+
+def photo_time(
+    taken_at: datetime | None,
+    *,
+    estimated: bool = False,
+    file_offset: str | None = None,
+    exif_offset: str | None = None,
+    gps_at: datetime | None = None,
+    time_zone: str | None = None,
+) -> dict[str, Any]:
+    """The time columns of a Photo row: utc_offset, offset_source, taken_at_utc, sort_time.
+
+    `estimated` photos (no date in the metadata: the file's modification time in FILE_TIME_ZONE)
+    take `file_offset`, that zone's offset at the time, as an exact one (source "file"); the
+    others are resolved from their stored facts (`exif_offset`, the GPS clock `gps_at`) and the
+    zone at their position (`time_zone`). Never raises on bad values: they fall through."""
+    if taken_at is None:
+        return {
+            "utc_offset": None,
+            "offset_source": "none",
+            "taken_at_utc": None,
+            "sort_time": None,
+        }
+    if estimated:
+        off = _file_offset(file_offset)
+        lt = (
+            LocalTime(format_offset(off), "file", taken_at - off)
+            if off is not None
+            else LocalTime(None, "none", None)
+        )
+    else:
+        lt = resolve(taken_at, exif_offset=exif_offset, gps_at=gps_at, time_zone=time_zone)
+    utc = lt.taken_at_utc
+    if utc is not None and abs(taken_at - utc) > SORT_SLACK:  # cannot happen: a guard
+        lt, utc = LocalTime(None, "none", None), None
+    return {
+        "utc_offset": lt.utc_offset,
+        "offset_source": lt.offset_source,
+        "taken_at_utc": utc,
+        "sort_time": utc if utc is not None else taken_at,
+    }
+
+
+def _file_offset(text: str | None) -> timedelta | None:
+    """The offset clock.file_time stored ("+01:00"): any whole-minute offset within ±14:00, not
+    only those in use today (the zone's own rules gave it, at that instant)."""
+    m = _OFFSET_RE.match(text or "")
+    if not m or int(m.group(3)) >= 60:
+        return None
+    off = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+    off = -off if m.group(1) == "-" else off
+    return off if abs(off) <= MAX_OFFSET else None

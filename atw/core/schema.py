@@ -29,10 +29,14 @@ class Photo(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     # EXIF orientation 1..8 as recorded; None when absent or invalid (displayed as 1).
     orientation: Mapped[int | None] = mapped_column(Integer)
-    # Local wall-clock capture time as recorded (naive) and its UTC offset ("+02:00") if known.
+    # Local wall-clock capture time as recorded (naive): what the photo's clock showed. Date
+    # filters and "taken on" use it. From the photo's metadata (pipelines/capture.py says which
+    # field wins), else the file's modification time in FILE_TIME_ZONE (time_estimated).
     taken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The UTC offset of taken_at ("+02:00") if known; since revision 0002 the RESOLVED offset,
+    # whichever step gave it (offset_source below), not only the EXIF tag's.
     utc_offset: Mapped[str | None] = mapped_column(String(6))
-    # True when taken_at comes from the file's modification time, not from EXIF.
+    # True when taken_at comes from the file's modification time, not from the metadata.
     time_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
@@ -60,6 +64,39 @@ class Photo(Base):
     # decode; the thumbnail shows what does, and damage_reason says why (atw.core.media).
     damaged: Mapped[bool] = mapped_column(Boolean, default=False)
     damage_reason: Mapped[str | None] = mapped_column(Text)
+
+    # --- Revision 0002 (issue 13): the capture instant and the place ---------------------------
+    # offset_source: where utc_offset came from (atw.core.localtime, tried in this order):
+    #   "exif" written with the chosen date (EXIF OffsetTime…, or the zone designator of the
+    #   XMP/IPTC/PNG value that gave it); "gps" local − GPS clock (UTC), to a quarter hour; "zone"
+    #   the IANA zone at the position at that local time; "file" a time_estimated photo's
+    #   FILE_TIME_ZONE offset; "none" no offset (taken_at is a wall-clock time only).
+    # taken_at_utc = taken_at − utc_offset (naive UTC), None without an offset. sort_time: the
+    # key of every time order = taken_at_utc, else taken_at; |sort_time − taken_at| ≤ 14 h
+    # always (localtime.SORT_SLACK), so a local-date range [a, b) on taken_at lies inside
+    # [a − 14 h, b + 14 h) on sort_time. All four by localtime.photo_time: at index time (writer),
+    # again in the places stage once the zone is known.
+    offset_source: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    taken_at_utc: Mapped[datetime | None] = mapped_column(DateTime)
+    sort_time: Mapped[datetime | None] = mapped_column(DateTime)
+    # Facts kept to resolve again without reading the file: the offset written with the chosen
+    # date ("+HH:MM", not yet judged) and the GPS clock (EXIF GPSDateStamp + GPSTimeStamp, or
+    # XMP exif:GPSTimeStamp) as naive UTC.
+    exif_offset: Mapped[str | None] = mapped_column(String(6))
+    gps_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The place (pipelines/places.py, StageDone "places"; None before it ran or without lat/lon).
+    # time_zone: the IANA zone at the position ("Etc/GMT+3" at sea). On land: country_code ISO
+    # 3166-1 alpha-2 (XK Kosovo) by polygons, its name derived (gazetteer.country_name);
+    # place: nearest GeoNames populated place IN that country, place_km its distance, region
+    # its first-level division. At sea: at_sea, no country/region/place; near: nearest populated
+    # place on any coast ("Lajes das Flores, Portugal"), place_km its distance.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(128))
+    place: Mapped[str | None] = mapped_column(String(128))
+    place_km: Mapped[float | None] = mapped_column(Float)
+    at_sea: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    near: Mapped[str | None] = mapped_column(String(200))
 
     paths: Mapped[list[PhotoPath]] = relationship(
         back_populates="photo", order_by="PhotoPath.path", foreign_keys="PhotoPath.photo_id"
@@ -109,6 +146,19 @@ class Photo(Base):
             "damaged",
             sqlite_where=text("damaged = 1"),
             postgresql_where=text("damaged = true"),
+        ),
+        # Revision 0002: country / region / place filters and counts from this index alone;
+        # with listed and time_estimated fixed a place's photos come in sort_time order.
+        Index(
+            "ix_photo_place",
+            "country_code",
+            "region",
+            "place",
+            "listed",
+            "time_estimated",
+            "sort_time",
+            "id",
+            "taken_at",
         ),
     )
 
@@ -201,6 +251,10 @@ class PhotoClass(Base):
     )
     # Copy of photo.taken_at (which never changes): class + date from one index, newest first.
     taken_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Revision 0002: copy of photo.sort_time (it changes when the places stage finds the zone;
+    # derived.set_sort_times keeps the copies in step). Revision 0004 orders the class index
+    # by it (taken_at stays in the index for local-date tests).
+    sort_time: Mapped[datetime | None] = mapped_column(DateTime)
     score: Mapped[float] = mapped_column(Float)
     s2: Mapped[float | None] = mapped_column(Float)
     s3: Mapped[float | None] = mapped_column(Float)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
+from atw.core import gazetteer
 from atw.core.fspath import printable
 from atw.core.schema import Detection, Label, Photo, PhotoPath, Quarantine, Upload
 
@@ -63,11 +64,15 @@ def photo_records(
             "file_name": uploaded.get(first) or first.rsplit("/", 1)[-1],
             "uploaded_as": {path: uploaded[path] for path in present if path in uploaded},
             "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+            "taken_at_utc": p.taken_at_utc.isoformat() if p.taken_at_utc else None,
             "utc_offset": p.utc_offset,
+            "offset_source": p.offset_source,
+            "time_zone": p.time_zone,
             "time_estimated": p.time_estimated,
             "lat": p.lat,
             "lon": p.lon,
             "altitude": p.altitude,
+            "place": place_record(p),
             "width": p.width,
             "height": p.height,
             "orientation": p.orientation,
@@ -87,6 +92,23 @@ def photo_records(
             rec["distance_km"] = None if d is None else round(d, 6)
         out.append(rec)
     return out
+
+
+def place_record(p: Photo) -> dict[str, Any] | None:
+    """A photo's place for the JSON: country (code and English name), region, the nearest
+    populated place (name) and its distance; at sea, no country and `near` names the nearest
+    coastal place. None without a position, or before the places stage placed it."""
+    if p.lat is None or not (p.country_code or p.at_sea or p.time_zone):
+        return None
+    return {
+        "country_code": p.country_code,
+        "country": gazetteer.country_name(p.country_code) if p.country_code else None,
+        "region": p.region,
+        "name": p.place,
+        "distance_km": p.place_km,
+        "at_sea": bool(p.at_sea),
+        "near": p.near,
+    }
 
 
 def upload_names(session: Session, paths: list[str]) -> dict[str, str]:
