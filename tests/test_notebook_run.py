@@ -55,6 +55,8 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, An
     nb = nbformat.read(NOTEBOOK, as_version=4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATW_")}
     env |= {"ATW_INSTANCE_PATH": str(base / "instance"), "PLOTLY_RENDERER": "plotly_mimetype"}
+    # The kernel imports atw from this source tree (the one under test), whatever is installed.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     client = NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(base)}}
     )

@@ -45,8 +45,9 @@ class Archive:
     numbers, booleans, lists (keywords.to_args). A bad value or an unknown word raises
     atw.query.rules.FilterError naming it, as the API's 400 does.
 
-    Rows are read `chunk` photos at a time (ids in the filter's order, atw.query.search.iter_ids;
-    then one statement per table, atw.query.bulk), all in one read transaction: one snapshot."""
+    Rows are read `chunk` photos at a time (the filter's ids in its order, streamed from one
+    statement; then one statement per table: atw.query.bulk), all in one read transaction: one
+    snapshot."""
 
     def __init__(self, where: str | os.PathLike[str] | None = None, *, chunk: int = 2000) -> None:
         if chunk < 1:
@@ -199,4 +200,4 @@ class Archive:
         raise FileNotFoundError(f"photo {photo_id}: no thumbnail and no original on disk")
 
     def _ids(self, session: Session, flt: PhotoFilter) -> Iterator[list[int]]:
-        return search.iter_ids(session, flt, self.chunk)
+        return bulk.ids_in_order(session, flt, self.chunk)

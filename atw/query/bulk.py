@@ -1,14 +1,15 @@
-"""Plain rows of many photos at once, for tables (the notebook API's DataFrames): for a chunk of
-ids, the photo columns with its first path and top labels, its labels, its boxes; one statement
-each, tuples in the order of the ids given, no ORM object per row. No Flask.
+"""Plain rows of many photos at once, for tables (the notebook API's DataFrames): every id of a
+filter in its order, streamed a chunk at a time; for a chunk of ids, the photo columns with its
+first path and top labels, its labels, its boxes: one statement each, tuples in the order of the
+ids given, no ORM object per row. No Flask.
 
-The ids come from atw.query.search.iter_ids (the filter's order, a chunk at a time), so a table
-holds exactly the photos the API and the pages list for the same filter."""
+The ids come from the filter's own plan (atw.query.plan.Query.ordered, as the pages' and the
+API's), so a table holds exactly the photos the API lists for the same filter, in its order."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 from atw.core import gazetteer
 from atw.core.fspath import printable
 from atw.core.schema import Detection, Label, Photo, PhotoPath
+from atw.query.filters import PhotoFilter
+from atw.query.plan import Query
 
 # The photo columns a table shows, in its order (atw.core.schema says what each means). Those
 # the schema lacks are left out (photo_columns), so columns of a later revision appear with it.
@@ -54,6 +57,7 @@ PHOTO_COLUMNS = (
 # on disk (else the first missing one) and whether every path is missing, the best label and
 # its score, the distinct COCO classes boxed (best box first, comma-separated) and their boxes.
 PHOTO_EXTRA = ("country", "path", "missing", "top_label", "top_score", "objects", "boxes")
+ALL_ROWS = 2**62  # "as many rows as there are"
 LABEL_COLUMNS = ("photo_id", "source", "label", "score", "model", "weights_id")
 DETECTION_COLUMNS = (
     "photo_id",
@@ -75,6 +79,19 @@ class Rows:
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+
+
+def ids_in_order(session: Session, flt: PhotoFilter, chunk: int = 2000) -> Iterator[list[int]]:
+    """Every id of the filter in its order (the pages' ORDER BY, ties by id), `chunk` at a time,
+    from one statement whose rows are streamed. search.iter_ids runs one page statement per
+    chunk, which re-reads (or, without an index for the order, re-sorts) the rows before each
+    chunk: right for a page, quadratic for a whole table."""
+    q = Query(session, flt)
+    # An "all of these classes" page is planned for the rows it needs: all of them here.
+    stmt = q.ordered(0, ALL_ROWS)
+    result = session.connection().execution_options(yield_per=chunk).execute(stmt)
+    for part in result.partitions(chunk):
+        yield [r.id for r in part]
 
 
 def photo_columns() -> tuple[str, ...]:

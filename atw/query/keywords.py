@@ -37,7 +37,6 @@ def to_args(values: Mapping[str, Any]) -> dict[str, str]:
                 name,
                 f"{name} is not a filter word{hint}; the words: {', '.join(PARAMS)}",
                 f"not a filter word{hint}",
-                tuple(near),
             )
         if value is None:
             continue
