@@ -185,11 +185,11 @@ def place_batch(session: Session, ids: Sequence[int], wid: str, load: Callable[[
         )
         params.append({"b_id": r.id, **{f"b_{k}": v for k, v in (cols | times).items()}})
         if times["sort_time"] != r.sort_time:
-            moved.append((r.id, times["sort_time"]))
+            moved.append(r.id)
     conn = session.connection()
     if params:
         conn.execute(_PHOTO_UPDATE, params)
-    derived.set_sort_times(session, moved)
+    derived.set_sort_times(session, moved)  # after the photos': it copies theirs
     conn.execute(delete(StageDone).where(StageDone.stage == STAGE, StageDone.photo_id.in_(ids)))
     now = utcnow()
     conn.execute(

@@ -7,11 +7,11 @@ always match the Label/Detection rows of listed photos."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, insert, inspect, select, update
+from sqlalchemy import delete, exists, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from atw.core.geo import unit_vector
@@ -102,18 +102,17 @@ def replace_stage(
     _replace(session, photo_id, source, rows)
 
 
-def set_sort_times(session: Session, sort_times: Iterable[tuple[int, datetime | None]]) -> None:
-    """Photos' sort_time changed (the places stage resolved an offset): copy each into its
-    summary rows (PhotoClass.sort_time). (photo id, new sort_time) pairs."""
-    params = [{"pid": pid, "st": st} for pid, st in sort_times]
-    if params:
-        stmt = (
+def set_sort_times(session: Session, photo_ids: Sequence[int]) -> None:
+    """These photos' sort_time changed (the places stage resolved an offset): copy it into
+    their summary rows (PhotoClass.sort_time), in one statement."""
+    if photo_ids:
+        own = select(Photo.sort_time).where(Photo.id == PhotoClass.photo_id).scalar_subquery()
+        session.execute(
             update(PhotoClass)
-            .where(PhotoClass.photo_id == bindparam("pid"))
-            .values(sort_time=bindparam("st"))
+            .where(PhotoClass.photo_id.in_(photo_ids))
+            .values(sort_time=own)
             .execution_options(synchronize_session=False)
         )
-        session.connection().execute(stmt, params)
 
 
 def unlist(session: Session, photo: Photo) -> None:
