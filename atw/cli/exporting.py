@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from atw.present import folders, reports, tables
+from atw.query import trip_store
 from atw.query.filters import FilterError, PhotoFilter, parse
 from atw.web import db
 
@@ -34,6 +35,7 @@ FILTER_OPTIONS = [
     ("--camera-make", "camera_make", "Exact EXIF camera make."),
     ("--camera-model", "camera_model", "Exact EXIF camera model."),
     ("--folder", "folder", "Only photos under this folder."),
+    ("--trip", "trip", "A trip's id (its first day, YYYY-MM-DD: GET /api/trips)."),
     ("--sort", "sort", "newest | oldest | nearest."),
 ]
 
@@ -59,7 +61,10 @@ def filter_from(opts: dict[str, Any]) -> PhotoFilter:
     if opts.get("classes"):
         args["classes"] = ",".join(opts["classes"])
     try:
-        return parse(args)
+        flt = parse(args)
+        if flt.trip is not None:  # a trip of this index? (FilterError naming the nearest)
+            trip_store.find(db.session(), flt.trip)
+        return flt
     except FilterError as exc:
         hint = "--" + exc.param.replace("_", "-")
         raise click.BadParameter(exc.message, param_hint=hint) from None

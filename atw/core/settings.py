@@ -58,6 +58,13 @@ SETTINGS: tuple[Setting, ...] = (
     S("FILE_TIME_ZONE", str, "local", "zone of file modification times, used as the estimated "
       "capture time of a photo without an EXIF date: an IANA name (`Europe/Lisbon`, `UTC`) or "
       "`local` (the indexing machine's zone, from `TZ` or `/etc/localtime`)"),
+    S("HOME", str, "", "where home is, for trips: a place name resolved offline by the "
+      "gazetteer (`Lisbon`, `Paris, US`, `Portland, Oregon`: the most populous of that name) or "
+      "`lat,lon` (`38.72,-9.14`)", shown="empty (the archive's most frequent place)"),
+    S("TRIP_MIN_KM", float, 100.0, "a photo this far from home, or farther, makes its day a day "
+      "away (trips)", min=0.001),
+    S("TRIP_MAX_GAP_DAYS", int, 2, "days with no photo away (none, or none with a position) "
+      "that a trip bridges; a day with photos at home always ends it", min=0),
     S("LABELERS", str, "imagenet,coco", "labelling stages to run (empty: metadata only)",
       choices=("imagenet", "coco"), multiple=True),
     S("IMAGENET_MODEL", str, "mobilenet_v3_large", "torchvision classification model"),

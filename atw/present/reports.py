@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from atw.core import media
 from atw.core.clock import utcnow
 from atw.present import charts, tables, worldmap
-from atw.query import filters, search
+from atw.query import filters, search, trip_store
 from atw.query.filters import PhotoFilter
 
 THUMB_PX = 96  # embedded thumbnails: long side at most this many pixels …
@@ -101,7 +101,7 @@ def build_report(
             :MAP_DOTS
         ]
     html = _env.get_template("report.html").render(
-        description=filters.describe(flt, private),
+        description=filters.describe(flt, private, trip_store.name_of(session, flt.trip)),
         reopen=reopen_url(base_url, flt, private),
         generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         total=len(table),

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from atw.query import filters, records, search
+from atw.query import filters, records, search, trip_store
 from atw.query.filters import PhotoFilter
 
 TOP_LABELS = 3  # ImageNet labels kept per photo in an export row
@@ -64,13 +64,13 @@ def file_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def header(flt: PhotoFilter, private: bool = False) -> dict[str, Any]:
+def header(flt: PhotoFilter, private: bool = False, trip_name: str | None = None) -> dict[str, Any]:
     """What a JSON export (and the report) says about its filter. private: the filter without
     its place, folder and camera ("withheld" names the parameters left out, not their values),
     described in words that name none of them."""
     head: dict[str, Any] = {
         "filter": filters.to_args(flt, private),
-        "description": filters.describe(flt, private),
+        "description": filters.describe(flt, private, trip_name),
     }
     if private:
         head["private"] = True
@@ -111,7 +111,7 @@ def iter_csv(session: Session, flt: PhotoFilter, private: bool = False) -> Itera
 def iter_json(session: Session, flt: PhotoFilter, private: bool = False) -> Iterator[str]:
     """The JSON export: {"filter", "description", "photos": [row, …], "count"}, streamed
     (private: the header of header(), and rows without positions, cameras or folders)."""
-    head = header(flt, private)
+    head = header(flt, private, trip_store.name_of(session, flt.trip))
     yield json.dumps(head)[:-1] + ', "photos": ['
     n = 0
     for row in rows(session, flt, private):

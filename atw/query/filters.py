@@ -25,7 +25,9 @@ class PhotoFilter:
     (None: any stored score); min_count: at least this many COCO boxes of the class (each
     ≥ min_score). lat/lon: a centre (degrees); radius_km: great-circle distance from it;
     has_gps: True/False/None (any). camera_make/camera_model: exact EXIF strings. folder: only
-    photos with a path under this folder. sort: newest, oldest, or nearest (needs the centre)."""
+    photos with a path under this folder. trip: a trip's id (its first day, from
+    atw.query.trip_store; the plan reads it as the trip's days). sort: newest, oldest, or
+    nearest (needs the centre)."""
 
     start: date | None = None
     end: date | None = None
@@ -42,6 +44,7 @@ class PhotoFilter:
     camera_make: str | None = None
     camera_model: str | None = None
     folder: str | None = None
+    trip: str | None = None
     sort: str = "newest"
 
     def __post_init__(self) -> None:
@@ -79,6 +82,7 @@ def photo_conditions_empty(flt: PhotoFilter) -> bool:
         and flt.camera_make is None
         and flt.camera_model is None
         and flt.folder is None
+        and flt.trip is None
     )
 
 
@@ -205,6 +209,13 @@ def _text(param: str, raw: Any) -> Any:
     return raw
 
 
+def _trip(param: str, raw: str | None) -> str | None:
+    """A trip id as /api/trips gives it (its first day); whether it is one is the plan's check."""
+    if raw is not None and (len(raw) != 10 or _date(param, raw) is None):
+        raise FilterError(param, f"{param} must be a trip id (YYYY-MM-DD), got {raw!r}")
+    return raw
+
+
 # How each field is read from its text, in the order of PhotoFilter's fields (a tuple or dict:
 # one of these words).
 _KINDS: dict[str, Any] = {
@@ -223,6 +234,7 @@ _KINDS: dict[str, Any] = {
     "camera_make": _text,
     "camera_model": _text,
     "folder": _text,
+    "trip": _trip,
     "sort": SORTS,
 }
 # The words parse() reads and how each is read (a function, or the words of a choice), for
@@ -235,7 +247,7 @@ PARAMS: Mapping[str, Any] = _KINDS
 
 # What a private export keeps to itself: where (the centre and radius, and so the nearest-first
 # order around it), which folder, which camera. Private outputs name none of these values.
-PRIVATE_PARAMS = ("lat", "lon", "radius_km", "camera_make", "camera_model", "folder")
+PRIVATE_PARAMS = ("lat", "lon", "radius_km", "camera_make", "camera_model", "folder", "trip")
 
 
 def withheld(flt: PhotoFilter) -> list[str]:
@@ -268,10 +280,11 @@ def to_args(flt: PhotoFilter, private: bool = False) -> dict[str, str]:
     return out
 
 
-def describe(flt: PhotoFilter, private: bool = False) -> str:
+def describe(flt: PhotoFilter, private: bool = False, trip_name: str | None = None) -> str:
     """The filter in plain words, e.g. "beach or seashore ≥ 0.5, 1 Jun 2014 – 31 Jul 2014,
     within 20 km of 38.72, −9.14". private names no place, radius, folder or camera: "within a
-    radius of a private place", "in a private folder", "with a private camera"."""
+    radius of a private place", "in a private folder", "with a private camera". trip_name: the
+    trip's name (atw.query.trip_store.name_of): "on the trip Japan, Oct 2014 — Tokyo"."""
     parts: list[str] = []
     if flt.classes:
         names = _join(list(flt.classes), " and " if flt.match == "all" else " or ")
@@ -290,6 +303,8 @@ def describe(flt: PhotoFilter, private: bool = False) -> str:
         parts.append(f"from {_day(flt.start)}")
     elif flt.end:
         parts.append(f"until {_day(flt.end)}")
+    if flt.trip:
+        parts.append("on a private trip" if private else f"on the trip {trip_name or flt.trip}")
     if not flt.estimated:
         parts.append("known capture times only")
     place = "a private place" if private else f"{_coord(flt.lat)}, {_coord(flt.lon)}"

@@ -46,6 +46,7 @@ from sqlalchemy.sql import Select
 from atw.core import geo
 from atw.core.dialect import keep_order
 from atw.core.schema import ClassCount, Photo, PhotoClass
+from atw.query import trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.terms import Term, class_terms, grid_bucket, on_grid, score_conds, under_folder
 
@@ -64,6 +65,7 @@ class Query:
     """The SQL of one filter: ids() (id, taken_at[, dot]), ordered(), count(), fast_count()."""
 
     def __init__(self, session: Session, flt: PhotoFilter) -> None:
+        flt = trip_store.narrow(session, flt)  # a trip is read as its days: dates below
         self.flt, self.session = flt, session
         self.centre = geo.unit_vector(flt.lat, flt.lon)
         self.dialect = session.get_bind().dialect.name

@@ -209,6 +209,8 @@
     tiles(map, function () { map.setView(ll, 3, { animate: false }); });
   }
 
+  // The Trips page's maps (atw/static/trips.js) use the same outline and tiles.
+  window.atwMapKit = { outlines: outlines, tiles: tiles };
   initMap($("map"));
   initMiniMap($("minimap"));
 })();

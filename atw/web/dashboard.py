@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import current_app, request
 
-from atw.query import filters, records, search
+from atw.query import filters, records, search, trip_store
 from atw.query.filters import PhotoFilter
 from atw.web import db
 from atw.web.forms import FilterForm
@@ -18,6 +19,12 @@ def filter_from_request() -> tuple[PhotoFilter, FilterForm]:
     field keeps its text and gets its message beside it; the rest of the filter applies."""
     form = FilterForm(request.args)
     flt, errors = filters.parse_lenient(request.args)
+    if flt.trip is not None:  # is it a trip of this index? (the index decides, not the words)
+        try:
+            trip_store.find(db.session(), flt.trip)
+        except filters.FilterError as exc:
+            errors.append(exc)
+            flt = replace(flt, trip=None)
     for exc in errors:
         form.show_error(exc)
     if all(e.param != "classes" for e in errors):
@@ -83,12 +90,15 @@ def context(here: str, charts: bool = False) -> dict[str, Any]:
         page_note = f"There is no page {asked:,}: showing the last page, {result.pages:,}."
         result = search.search(session, flt, result.pages, size)
     photos = records.photo_records(session, result.ids, result.distances)
+    trip = trip_store.find(session, flt.trip) if flt.trip else None
     return {
         "form": form,
         "flt": flt,
         "args": filters.to_args(flt),  # exports, map, charts
         "page_args": link_args(flt, size),  # pager, viewer: the page size too
-        "description": filters.describe(flt),
+        "description": filters.describe(flt, trip_name=trip and trip.name),
+        "trip": trip,
+        "untrip": {k: v for k, v in filters.to_args(flt).items() if k != "trip"},
         "result": result,
         "photos": photos,
         "pages": result.pages,

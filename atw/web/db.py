@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from atw.core import migrations
 from atw.core.engine import make_engine
+from atw.query import trip_store
 
 CHECKED = "atw_schema_checked"
 
@@ -53,6 +54,7 @@ def session() -> Session:
     """The session of the current request (or app context), created on first use."""
     if "db_session" not in g:
         g.db_session = Session(engine(), expire_on_commit=False)
+        trip_store.use_settings(g.db_session, current_app.config)  # HOME, TRIP_*
     return g.db_session
 
 

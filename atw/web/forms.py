@@ -72,6 +72,8 @@ class FilterForm(FlaskForm):
     camera_make = StringField("Camera make", render_kw={"list": "camera-makes"})
     camera_model = StringField("Camera model", render_kw={"list": "camera-models"})
     folder = StringField("Folder", render_kw={"placeholder": "/photos/2014"})
+    # A trip's id, set by the Trips page's links; the panel shows the trip's name (_filters.html).
+    trip = HiddenField("Trip")
     sort = SelectField(
         "Sort",
         choices=[

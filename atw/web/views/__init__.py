@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from atw.web.views import api, classification, files, pages, reporting, signin, upload
+from atw.web.views import (
+    api,
+    classification,
+    files,
+    journeys,
+    pages,
+    reporting,
+    signin,
+    upload,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -15,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(classification.bp)  # POST /api/classify
     app.register_blueprint(signin.bp)  # /key: a browser signs in with an API key ("auth")
     app.register_blueprint(reporting.bp)  # /charts, /report, /export.csv|json, plotly.js
+    app.register_blueprint(journeys.bp)  # /trips, /api/trips, /api/trips/<id> ("trips")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from atw.query import filters, records, search
+from atw.query import filters, records, search, trip_store
 from atw.web import db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -62,7 +62,7 @@ def photos():  # type: ignore[no-untyped-def]
         total=result.total,
         page=page,
         per_page=per_page,
-        description=filters.describe(flt),
+        description=filters.describe(flt, trip_name=trip_store.name_of(session, flt.trip)),
         photos=[with_urls(r) for r in recs],
     )
 

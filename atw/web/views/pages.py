@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, url_for
 from flask.blueprints import BlueprintSetupState
 
 from atw.present import viewer
-from atw.query import filters, records, search
+from atw.query import filters, records, search, trip_store
 from atw.web import dashboard, db
 
 bp = Blueprint("pages", __name__)
@@ -67,7 +67,7 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         prev_id=prev_id,
         next_id=next_id,
         near=near,
-        description=filters.describe(flt),
+        description=filters.describe(flt, trip_name=trip_store.name_of(session, flt.trip)),
     )
 
 
