@@ -24,6 +24,7 @@ from atw.core.engine import make_engine
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass
 from atw.query import search
 from atw.query.filters import PhotoFilter
+from bench import synthetic_pg
 from bench.synthetic_index import CITIES, DATA_VERSION, build
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -212,6 +213,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
     ap.add_argument("--only", help="run only the queries whose name contains this")
+    ap.add_argument(
+        "--database-url",
+        help="measure on this PostgreSQL database (postgresql+psycopg://…) instead: the cached "
+        "SQLite index is copied there once (bench/synthetic_pg.py), so both hold the same rows",
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"query-{args.n}-s{args.seed}-v{DATA_VERSION}.sqlite"
@@ -225,9 +231,18 @@ def main() -> None:
         secs = float(took.read_text()) if took.exists() else float("nan")
     size = path.stat().st_size / 1e9
     print(f"build: {secs:.0f} s ({args.n / secs:,.0f} photos/s), {size:.1f} GB")
+    url = f"sqlite:///{path}"
+    if args.database_url:
+        url = args.database_url
+        if args.rebuild or not synthetic_pg.holds(url, path):
+            print(f"copying {path.name} into PostgreSQL …")
+            secs = synthetic_pg.build(url, path)
+            print(f"copy: {secs:.0f} s, {synthetic_pg.size_gb(url):.1f} GB")
+        else:
+            print(f"using the copy of {path.name} already in that database")
     # Measured through the app's own engine (NullPool: a new connection, and so a cold SQLite
     # page cache, per request; the OS file cache is warm).
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(url)
     with engine.connect() as conn:
         n = conn.scalar(select(func.count()).select_from(Photo.__table__))
         nl = conn.scalar(select(func.count()).select_from(Label.__table__))

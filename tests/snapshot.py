@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -14,13 +15,27 @@ def sqlite_url(instance: Any) -> str:
     return f"sqlite:///{instance}/atw.sqlite"
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine(url: str) -> Engine:
+    """One engine per URL for the session's polling (a new PostgreSQL connection per poll would
+    start a server process each time); SQLite files are opened anew each time."""
+    if url.startswith("sqlite"):
+        return create_engine(url, poolclass=NullPool)
+    if url not in _ENGINES:
+        _ENGINES[url] = create_engine(url, pool_size=1, max_overflow=0)
+    return _ENGINES[url]
+
+
 def _rows(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
-    engine = create_engine(url, poolclass=NullPool)
+    engine = _engine(url)
     try:
         with engine.connect() as conn:
             return [[tuple(r) for r in conn.execute(text(sql))] for sql in statements]
     finally:
-        engine.dispose()
+        if url.startswith("sqlite"):
+            engine.dispose()
 
 
 def full_snapshot(url: str) -> dict[str, Any]:

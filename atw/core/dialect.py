@@ -4,8 +4,8 @@ atw runs on SQLite (the default: one file in the instance folder) and PostgreSQL
 (DATABASE_URL=postgresql+psycopg://…). Everything else is the same SQLAlchemy code. What differs
 lives in two twin modules with the same functions, and nowhere else:
 - atw.core.sql_sqlite: pragmas, BEGIN IMMEDIATE migrations, bytewise TEXT prefixes, LIMIT -1;
-- atw.core.sql_postgres: the psycopg pool, BYTEA path prefixes, COLLATE "C", CAST AS DATE,
-  advisory locks (the migration lock, index runs' locks by root: atw.core.locks).
+- atw.core.sql_postgres: the psycopg pool, BYTEA path prefixes, CAST AS DATE, advisory locks
+  (the migration lock; index runs' locks by root and the writers' lock: atw.core.locks).
 Other schema differences are declared on the models: FsPath is BYTEA on PostgreSQL
 (atw.core.fspath), BIG_INTEGER below, postgresql_where/sqlite_where on partial indexes,
 sqlite_with_rowid (ignored elsewhere)."""
@@ -71,12 +71,6 @@ def day_of(column: Any, dialect_name: str) -> Any:
     """The calendar day of a DATETIME column, for GROUP BY (callers accept a date or a
     "YYYY-MM-DD" string back)."""
     return module(dialect_name).day_of(column)
-
-
-def bytewise(column: Any, dialect_name: str) -> Any:
-    """A TEXT column ordered by its bytes (the same order on every database), for ORDER BY
-    and min()/max() where the order is part of the result."""
-    return module(dialect_name).bytewise(column)
 
 
 @contextmanager

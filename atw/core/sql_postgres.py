@@ -52,12 +52,6 @@ def day_of(column: Any) -> Any:
     return cast(column, Date)
 
 
-def bytewise(column: Any) -> Any:
-    """TEXT compares by the database's collation (a locale's rules: case and accents folded
-    at first); COLLATE "C" orders by the bytes, like SQLite's BINARY."""
-    return column.collate("C")
-
-
 def lock_key(kind: str, value: bytes = b"") -> int:
     """A 64-bit advisory lock key for a lock name (signed, as pg_advisory_lock takes it)."""
     digest = hashlib.sha256(b"atw:" + kind.encode() + b":" + value).digest()

@@ -65,11 +65,6 @@ def day_of(column: Any) -> Any:
     return func.date(column)
 
 
-def bytewise(column: Any) -> Any:
-    """TEXT already compares bytewise (BINARY collation)."""
-    return column
-
-
 @contextmanager
 def migrating(engine: Engine) -> Iterator[Connection]:
     """Python's sqlite3 opens no transaction before DDL (CREATE, ALTER run in autocommit), so a
