@@ -1,9 +1,9 @@
 """The trips of the index: settings and home, reading the photos, the cache, a trip by its id.
 
 Trips are computed by atw.query.travel from every listed photo with a known capture time (one
-covering read of the photo table), and cached in the index's meta table (key "trips": the trips
-as JSON with the key they were computed for). The key is cheap to check and changes whenever
-the result could:
+read of the photo table), and cached in the index's meta table (key "trips": the trips as JSON
+with the key they were computed for). The key is cheap to check (a count over the smallest
+index, a few seeks) and changes whenever the result could:
 - the index: its photo count, highest photo id and unlisted count (photos added, deleted,
   superseded), the latest index run's id, status and end (every run, the places stage and
   `--relabel places` included, ends by setting it), and the schema's head revision;
@@ -21,7 +21,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 META_KEY = "trips"
 SETTINGS_INFO = "atw_trip_settings"  # session.info keys
 MEMO_INFO = "atw_trips"
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1), timedelta(microseconds=1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 TRIP_ID = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LATLON = re.compile(
     r"\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*[,;\s]\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*"
@@ -162,7 +164,8 @@ def resolve_home(text: str) -> Home:
 
 
 def read_photos(session: Session) -> TripPhotos:
-    """Every listed photo with a capture time from its metadata, as travel.TripPhotos."""
+    """Every listed photo with a capture time from its metadata, as travel.TripPhotos (one
+    Core statement; datetimes turned into numbers in bulk, which numpy does slowly itself)."""
     order = func.coalesce(Photo.sort_time, Photo.taken_at)
     q = select(
         Photo.id,
@@ -174,19 +177,23 @@ def read_photos(session: Session) -> TripPhotos:
         Photo.region,
         Photo.place,
     ).where(Photo.listed == true(), Photo.time_estimated == false(), Photo.taken_at.is_not(None))
-    rows = session.execute(q).all()
+    rows = session.connection().execute(q).all()
+    n = len(rows)
+    ids, when, taken, lat, lon, codes, regions, names = zip(*rows, strict=True) if n else [()] * 8
     keys: dict[PlaceKey, int] = {}
-    place = np.full(len(rows), -1, dtype=np.int64)
-    for i, r in enumerate(rows):
-        if r[5] is not None or r[7] is not None:
-            place[i] = keys.setdefault(PlaceKey(r[5], r[6], r[7]), len(keys))
+    place = np.full(n, -1, dtype=np.int64)
+    for i, key in enumerate(zip(codes, regions, names, strict=True)):
+        if key[0] is not None or key[2] is not None:
+            place[i] = keys.setdefault(PlaceKey(*key), len(keys))
+    us = np.fromiter(((t - _EPOCH) // _MICROSECOND for t in when), np.int64, n)
+    days = np.fromiter((t.toordinal() for t in taken), np.int64, n) - _EPOCH_ORDINAL
     nan = math.nan
     return TripPhotos(
-        ids=np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-        order=np.array([r[1] for r in rows], dtype="datetime64[us]"),
-        day=np.array([r[2] for r in rows], dtype="datetime64[us]").astype("datetime64[D]"),
-        lat=np.fromiter((nan if r[3] is None else r[3] for r in rows), np.float64, len(rows)),
-        lon=np.fromiter((nan if r[4] is None else r[4] for r in rows), np.float64, len(rows)),
+        ids=np.fromiter(ids, np.int64, n),
+        order=us.astype("datetime64[us]"),
+        day=days.astype("datetime64[D]"),
+        lat=np.fromiter((nan if v is None else v for v in lat), np.float64, n),
+        lon=np.fromiter((nan if v is None else v for v in lon), np.float64, n),
         place=place,
         places=list(keys),
     )
@@ -194,7 +201,10 @@ def read_photos(session: Session) -> TripPhotos:
 
 def index_version(session: Session) -> str:
     """What the index holds, in a few index-only reads (module docstring)."""
-    n, top = session.execute(select(func.count(), func.max(Photo.id)).select_from(Photo)).one()
+    # Three statements: each is answered by one index (count(*) by the smallest, max(id) by
+    # the primary key, the unlisted count by the partial index); together, SQLite scans the table.
+    n = session.scalar(select(func.count()).select_from(Photo))
+    top = session.scalar(select(func.max(Photo.id)))
     unlisted = session.scalar(
         select(func.count()).select_from(Photo).where(Photo.listed == false())
     )
