@@ -72,7 +72,8 @@ def test_imagenet_resolution_order(tmp_path: Path, offline: Path) -> None:
     (spec,) = registry.resolve(["imagenet"], config)
     assert (spec.stage, spec.backend, spec.model) == ("imagenet", "imagenet", "mobilenet_v2")
     assert spec.weights_path == str(explicit)
-    assert spec.weights_id == registry.sha256(explicit)[:12] and len(spec.weights_id) == 12
+    # the file's sha256 prefix, then the preprocessing (the region-only resize)
+    assert spec.weights_id == registry.sha256(explicit)[:12] + "+crop"
     assert spec.options["transforms"] == "IMAGENET1K_V1"  # unknown file: the original recipe
     assert spec.options["cache_dir"] == str(models / "cache")
 
@@ -88,7 +89,7 @@ def test_imagenet_resolution_order(tmp_path: Path, offline: Path) -> None:
     by_name.unlink()
     (spec,) = registry.resolve(["imagenet"], config)
     assert spec.weights_path == str(cached)
-    assert spec.weights_id == "mobilenet_v2-7ebf99e0"
+    assert spec.weights_id == "mobilenet_v2-7ebf99e0+crop"
     assert spec.options["transforms"] == "IMAGENET1K_V2"  # the cached file's own preprocessing
 
 
@@ -130,7 +131,7 @@ def test_download_lands_in_torchvision_cache(
         ("https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth", "5c1a4163")
     ]
     assert spec.weights_path == str(offline / "mobilenet_v3_large-5c1a4163.pth")
-    assert spec.weights_id == "mobilenet_v3_large-5c1a4163"
+    assert spec.weights_id == "mobilenet_v3_large-5c1a4163+crop"
 
 
 def test_weights_missing_says_which_file_to_put_where(tmp_path: Path, offline: Path) -> None:
@@ -192,7 +193,7 @@ def test_coco_resolution_yolo_then_fallback(tmp_path: Path, offline: Path) -> No
     assert (spec.model, spec.weights_path) == ("custom", str(explicit))
     # The runtime (auto: OpenVINO or float onnxruntime) follows the file's hash.
     assert spec.weights_id.split("+")[0] == registry.sha256(explicit)[:12]
-    assert spec.options["runtime"] in ("openvino", "fp32") and "+rect" not in spec.weights_id
+    assert spec.options["runtime"] in ("openvino", "fp32") and spec.weights_id.endswith("+rectpad")
     (spec,) = registry.resolve(
         ["coco"], config | {"YOLO_MODEL": str(explicit), "YOLO_RUNTIME": "file"}
     )
@@ -276,6 +277,22 @@ def test_decode_end2end_layout() -> None:
     assert classes.tolist() == [5] and scores.tolist() == pytest.approx([0.7])
 
 
+def test_decode_v8_channels_first_is_the_transposed_layout() -> None:
+    """The channels-first fast path (argmax of the kept candidates only) gives exactly what the
+    general path gives for the same output transposed, ties and the candidate cap included."""
+    rng = np.random.default_rng(3)
+    out = rng.random((1, 4 + 80, 8400), np.float32) * np.float32(0.3)
+    out[0, :4] *= 640
+    out[0, 4 + 7, :50] = 0.31  # ties between classes 7 and 9: the first one wins
+    out[0, 4 + 9, :50] = 0.31
+    for floor in (0.2, 0.29, 0.5):
+        fast = yolo.decode(out, 80, floor=floor)
+        general = yolo.decode(out[0].T.copy(), 80, floor=floor)
+        for a, b in zip(fast, general, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert yolo.decode(out, 80, floor=0.3)[2][:50].tolist() == [7] * 50
+
+
 def test_decode_rejects_a_shape_that_does_not_fit_the_names() -> None:
     with pytest.raises(ValueError, match="does not fit"):
         yolo.decode(np.zeros((1, 10, 50), np.float32), 80)
@@ -290,6 +307,20 @@ def test_letterbox_geometry_and_inverse() -> None:
     assert x[0, :, 32, 32] == pytest.approx([1.0, 0.0, 0.0])  # image
     norm = yolo.unletterbox(np.array([[16.0, 24.0, 48.0, 40.0], [-5, 0, 70, 64]]), lb)
     np.testing.assert_allclose(norm, [[0.25, 0.25, 0.75, 0.75], [0, 0, 1, 1]])
+
+
+def test_letterbox_exact_fit_and_other_modes() -> None:
+    """An image of the input's own shape fills it (no padding); grey and RGBA images are
+    converted to RGB first; the float input is the pixels / 255 in every band."""
+    rgb = Image.new("RGB", (64, 48), (10, 20, 30))
+    x, lb = yolo.letterbox(rgb, (32, 24))
+    assert (lb.new_width, lb.new_height, lb.left, lb.top) == (32, 24, 0, 0)
+    assert np.allclose(x[0, :, :, :], np.array([10, 20, 30], np.float32)[:, None, None] / 255)
+    grey, _ = yolo.letterbox(Image.new("L", (64, 32), 200), (64, 64))
+    assert grey[0, :, 32, 10] == pytest.approx([200 / 255] * 3)
+    assert grey[0, :, 0, 0] == pytest.approx([114 / 255] * 3)
+    rgba, _ = yolo.letterbox(Image.new("RGBA", (64, 64), (1, 2, 3, 0)), (64, 64))
+    assert rgba[0, :, 5, 5] == pytest.approx([1 / 255, 2 / 255, 3 / 255])
 
 
 def test_nms_is_class_wise() -> None:
@@ -361,7 +392,7 @@ def test_imagenet_real_checkpoint_top1(tmp_path: Path, runtime: str) -> None:
     config = {"IMAGENET_MODEL": "mobilenet_v2", "IMAGENET_WEIGHTS": str(MOBILENET)}
     config |= {"MODELS_DIR": str(tmp_path), "IMAGENET_RUNTIME": runtime}
     (spec,) = registry.resolve(["imagenet"], config)
-    assert spec.weights_id == "1e3f86e31056"
+    assert spec.weights_id == "1e3f86e31056+crop"  # the region-only preprocessing
     labeler = registry.load(spec)
     assert (labeler.min_short_side, labeler.min_long_side) == (256, 0)
     assert labeler.runtime == ("eager" if runtime == "eager" else "onnx")
@@ -375,6 +406,46 @@ def test_imagenet_real_checkpoint_top1(tmp_path: Path, runtime: str) -> None:
         assert labels[0].label == want
         assert [lab.score for lab in labels] == sorted((lab.score for lab in labels), reverse=True)
         assert labels[-1].score >= 0.02
+
+
+@needs_shared
+def test_crop_preprocessing_is_torchvisions_to_one_level_and_has_its_own_id(
+    tmp_path: Path,
+) -> None:
+    """The region-only resize gives the transforms' input to one 8-bit level (on most pixels
+    exactly), the same top class on every sample, scores within 0.05; its id says "+crop", and
+    a model whose transforms it does not fit keeps torchvision's and a bare id."""
+    from pipelines.labelers.imagenet import FastPreprocess, softmax
+
+    config = {"IMAGENET_MODEL": "mobilenet_v2", "IMAGENET_WEIGHTS": str(MOBILENET)}
+    config |= {"MODELS_DIR": str(tmp_path), "IMAGENET_RUNTIME": "onnx"}
+    (spec,) = registry.resolve(["imagenet"], config)
+    assert spec.options["crop"] and spec.weights_id.endswith("+crop")
+    labeler = registry.load(spec)
+    assert isinstance(labeler._fast, FastPreprocess)
+    level = 1 / (255 * 0.224)  # one 8-bit level after normalising (the middle std)
+    photos = sorted(IMAGENET_DIR.glob("*.JPEG"))[:40]
+    images = [upright(p) for p in photos] + [
+        upright(photos[0]).resize((300, 1000)),  # portrait: the long side is the height
+        Image.new("RGB", (50, 40), (200, 10, 10)),  # enlarged
+    ]
+    for image in images:
+        want = labeler.preprocess(image).unsqueeze(0).numpy()
+        got = labeler.input(image)
+        assert got.shape == want.shape == (1, 3, 224, 224) and got.dtype == np.float32
+        diff = np.abs(got - want)
+        assert diff.max() <= 1.2 * level and (diff > 1e-5).mean() < 0.5
+        p, q = (softmax(labeler._session.run(None, {"input": a})[0][0]) for a in (want, got))
+        assert p.argmax() == q.argmax() and np.abs(p - q).max() < 0.05
+    # efficientnet_b0's IMAGENET1K_V1 is ImageClassification too; a crop larger than the
+    # resize (none of torchvision's) or another interpolation keeps torchvision's transforms
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms._presets import ImageClassification
+
+    assert FastPreprocess.of(ImageClassification(crop_size=240, resize_size=224)) is None
+    nearest = ImageClassification(crop_size=224, interpolation=InterpolationMode.NEAREST)
+    assert FastPreprocess.of(nearest) is None
+    assert FastPreprocess.of(lambda image: image) is None
 
 
 @needs_shared
@@ -403,7 +474,7 @@ def test_imagenet_on_openvino_has_its_own_weights_id(tmp_path: Path) -> None:
     base = {"IMAGENET_MODEL": "mobilenet_v2", "IMAGENET_WEIGHTS": str(MOBILENET)}
     base["MODELS_DIR"] = str(tmp_path)
     (spec,) = registry.resolve(["imagenet"], base | {"IMAGENET_RUNTIME": "openvino"})
-    assert spec.weights_id == f"1e3f86e31056+ov-{spec.options['precision']}"
+    assert spec.weights_id == f"1e3f86e31056+ov-{spec.options['precision']}+crop"
     ov = registry.load(spec)
     onnx = registry.load(registry.resolve(["imagenet"], base | {"IMAGENET_RUNTIME": "onnx"})[0])
     assert (ov.runtime, onnx.runtime) == ("openvino", "onnx")

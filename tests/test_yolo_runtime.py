@@ -139,16 +139,21 @@ def test_square_specialisation_is_the_same_graph_and_rect_finds_the_same_objects
     count, missing = agreement(square, rect)  # less grey padding: a little other context
     assert count >= 20 and len(missing) <= count // 10, missing
     sizes = {rect.input_size(upright(path).size) for path in PHOTOS}
-    assert (640, 480) in sizes and rect.rect  # 4:3 photos ran on the rectangular graph
-    assert yolo.rect_size((4000, 3000), (640, 640), 32) == (640, 480)
-    assert yolo.rect_size((3024, 4032), (640, 640), 32) == (480, 640)
-    assert yolo.rect_size((4032, 2268), (640, 640), 32) == (640, 384)
+    assert (640, 512) in sizes and rect.rect  # 4:3 photos ran on the rectangular graph
+    # at least half a stride (16 px) of border on the short side, rounded up to the stride
+    assert yolo.rect_size((4000, 3000), (640, 640), 32) == (640, 512)
+    assert yolo.rect_size((3024, 4032), (640, 640), 32) == (512, 640)
+    assert yolo.rect_size((4032, 2268), (640, 640), 32) == (640, 384)  # 360 + 24
+    assert yolo.rect_size((640, 500), (640, 640), 32) == (640, 544)  # 500 + 44
+    assert yolo.rect_size((1000, 1000), (640, 640), 32) == (640, 640)  # never past the square
+    x, lb = yolo.letterbox(Image.new("RGB", (4000, 3000)), (640, 512))
+    assert (lb.new_width, lb.new_height, lb.left, lb.top) == (640, 480, 0, 16)
 
 
 @pytest.mark.usefixtures("shared")
 def test_openvino_runtime_finds_what_the_int8_file_finds() -> None:
-    file, ov = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="openvino")
-    assert ov.runtime == "openvino" and not ov.rect  # square: the default
+    file, ov = labeler(YOLO_RUNTIME="file"), labeler(YOLO_RUNTIME="openvino", YOLO_RECT=False)
+    assert ov.runtime == "openvino" and not ov.rect
     compiled = ov._runners[ov.size].compiled  # one thread, not pinned (one process per core)
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
@@ -175,11 +180,11 @@ def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
             assert spec.options["runtime"] == runtime
             ids[runtime, rect] = spec.weights_id
     assert ids["file", False] == ids["file", True] == sha  # the file as it is: square only
-    assert ids["fp32", False] == f"{sha}+fp32" and ids["fp32", True] == f"{sha}+fp32+rect"
-    assert ids["openvino", True] in (f"{sha}+ov-bf16+rect", f"{sha}+ov-f32+rect")
+    assert ids["fp32", False] == f"{sha}+fp32" and ids["fp32", True] == f"{sha}+fp32+rectpad"
+    assert ids["openvino", True] in (f"{sha}+ov-bf16+rectpad", f"{sha}+ov-f32+rectpad")
     assert len(set(ids.values())) == 5
     (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
-    assert auto.weights_id == ids["openvino", False]
+    assert auto.weights_id == ids["openvino", True] and auto.options["rect"]
     with pytest.raises(ValueError, match="YOLO_RUNTIME must be one of"):
         registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": "gpu"})
     with pytest.raises(ValueError, match="YOLO_CALIBRATION"):
@@ -237,7 +242,7 @@ def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path)
     second = index(new, root)
     assert (second.relabelled, second.indexed) == (3, 0)
     det2, lab2, labels2, done2 = rows(new)
-    assert det2 == done2 == {f"{sha}+fp32"}
+    assert det2 == done2 == {f"{sha}+fp32+rectpad"}  # YOLO_RECT is on by default
     assert (lab2, labels2) == (lab, labels)  # the classifier's labels are untouched
     assert index(new, root).processed == 0  # up to date now
 

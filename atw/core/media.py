@@ -209,12 +209,21 @@ def scaled_grey(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(stretched).astype(np.uint8))
 
 
+# A thumbnail is resized in two steps (Pillow's reducing_gap): first reduce() by the whole
+# factor that leaves at least this much scaling (a box average of n × n pixels), then LANCZOS.
+# From a 1/4 draft of a 12 MP JPEG (1000 px → 400) that halves the cost (10.5 → 5.0 ms) for a
+# mean difference of 1.3 / 255 against LANCZOS alone (bench/label_stages.py --thumbnails).
+THUMB_REDUCING_GAP = 1.0
+
+
 def thumbnail_bytes(upright: Image.Image, long_side: int, quality: int) -> bytes:
     """A JPEG of the upright image scaled to long_side (never enlarged)."""
     w, h = upright.size
     scale = min(1.0, long_side / max(w, h))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = upright if size == (w, h) else upright.resize(size, Image.Resampling.LANCZOS)
+    small = upright
+    if size != (w, h):
+        small = upright.resize(size, Image.Resampling.LANCZOS, reducing_gap=THUMB_REDUCING_GAP)
     buf = io.BytesIO()
     small.save(buf, "JPEG", quality=quality, optimize=True)
     return buf.getvalue()

@@ -81,9 +81,9 @@ SETTINGS: tuple[Setting, ...] = (
       "weights recovered from a dynamic-int8 file), `qdq` (static int8 calibrated on "
       "`YOLO_CALIBRATION`), `openvino` (float graph on OpenVINO); stored with every box: "
       "changing it relabels", choices=("auto", "file", "fp32", "qdq", "openvino")),
-    S("YOLO_RECT", bool, False, "letterbox a photo to the smallest stride multiple that holds "
-      "it (640×480 for 4:3) rather than the 640×640 square: ~20 % less detector work (not with "
-      "`YOLO_RUNTIME=file`); changing it relabels"),
+    S("YOLO_RECT", bool, True, "letterbox a photo to a rectangle of stride multiples with a "
+      "half-stride border (640×512 for 4:3) rather than the 640×640 square: ~20 % less "
+      "detector work (not with `YOLO_RUNTIME=file`); changing it relabels"),
     S("YOLO_CALIBRATION", str, "", "a folder of everyday photos (not your test photos) that "
       "calibrates `YOLO_RUNTIME=qdq`"),
     S("DETECTOR_FALLBACK", str, "fasterrcnn_mobilenet_v3_large_fpn", "torchvision COCO "

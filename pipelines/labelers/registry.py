@@ -231,6 +231,11 @@ def _resolve_imagenet(config: Mapping[str, Any]) -> LabelerSpec:
             raise ValueError("IMAGENET_RUNTIME=openvino needs the openvino package")
         options["precision"] = openvino_precision()
         wid = f"{wid}+ov-{options['precision']}"
+    from pipelines.labelers.imagenet import crop_preprocessing
+
+    options["crop"] = crop_preprocessing(name, transforms)
+    if options["crop"]:  # the region-only resize: (slightly) other pixels, so its own id
+        wid = f"{wid}+crop"
     if models_dir is not None:
         options["cache_dir"] = str(models_dir / "cache")
     return LabelerSpec("imagenet", "imagenet", name, wid, str(path), options)
@@ -276,7 +281,7 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
     """The YOLO file with its runtime decided: YOLO_RUNTIME (auto → OpenVINO where installed,
     else float onnxruntime) and YOLO_RECT. Both go into the weights id stored with every box,
     so changing either relabels: file sha256[:12], then +runtime (+precision or calibrated
-    graph's digest), then +rect."""
+    graph's digest), then +rectpad."""
     from pipelines.labelers import yolo_engines
 
     runtime = _get(config, "YOLO_RUNTIME", "auto").lower()
@@ -286,7 +291,7 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
         )
     if runtime == "auto":
         runtime = "openvino" if yolo_engines.openvino_available() else "fp32"
-    rect = _flag(config, "YOLO_RECT", False) and runtime != "file"
+    rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
     options: dict[str, Any] = {"runtime": runtime, "rect": rect}
     wid = weights_id(path)
     if runtime == "openvino":
@@ -309,7 +314,9 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
     else:
         tag = runtime
     if runtime != "file":
-        wid = f"{wid}+{tag}{'+rect' if rect else ''}"
+        # "+rectpad": rectangular inputs with a half-stride border (yolo.rect_size); the
+        # tightest rectangles of an earlier version were "+rect"
+        wid = f"{wid}+{tag}{'+rectpad' if rect else ''}"
     return LabelerSpec("coco", "yolo", path.stem, wid, str(path), options)
 
 
