@@ -7,6 +7,8 @@ the index is unchanged, recomputed when it or the settings change."""
 from __future__ import annotations
 
 import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -208,3 +210,24 @@ def test_the_cache_holds_until_the_index_or_the_settings_change(
 
         s = db.session()
         assert key(s, trip_store.TripSettings(min_km=20)) != key(s, trip_store.TripSettings())
+
+
+def test_requests_at_once_compute_the_trips_once(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    few = [s for s in trip_world.shots() if s.name.startswith(("home/2014", "porto/"))]
+    trip_world.build(app, tmp_path / "photos", few)
+    calls: list[int] = []
+    real = travel.detect
+
+    def slow(*args: Any) -> Any:
+        calls.append(1)
+        time.sleep(0.5)  # the others arrive while this one computes
+        return real(*args)
+
+    monkeypatch.setattr(travel, "detect", slow)
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _i: get(app, "/api/trips"), range(4)))
+    assert len(calls) == 1
+    assert [[t["id"] for t in f["trips"]] for f in found] == [["2014-10-16"]] * 4

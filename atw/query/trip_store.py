@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -39,6 +40,7 @@ from atw.query.rules import FilterError
 from atw.query.travel import Home, PlaceKey, Trip, TripPhotos, TripRules
 
 log = logging.getLogger(__name__)
+_COMPUTING = threading.Lock()
 
 META_KEY = "trips"
 SETTINGS_INFO = "atw_trip_settings"  # session.info keys
@@ -272,15 +274,25 @@ def current(session: Session, settings: TripSettings | None = None) -> TripSet:
     key = cache_key(session, settings)
     found = cached(session)
     if found is None or found.key != key:
-        found = compute(session, settings, key)
-        store(session, found)
+        with _COMPUTING:  # one computation at a time in a process: the others reuse it
+            found = cached(session, latest=True)
+            if found is None or found.key != key:
+                found = compute(session, settings, key)
+                store(session, found)
     session.info[MEMO_INFO] = (session.get_transaction(), settings, found)
     return found
 
 
-def cached(session: Session) -> TripSet | None:
-    """The stored trips, whatever their key (None when none are stored or they do not read)."""
-    raw = session.scalar(select(Meta.value).where(Meta.key == META_KEY))
+def cached(session: Session, latest: bool = False) -> TripSet | None:
+    """The stored trips, whatever their key (None when none are stored or they do not read).
+    latest: read on a connection of its own, so trips another thread stored after this
+    session's transaction began are seen (SQLite's reads see the database as it was then)."""
+    query = select(Meta.value).where(Meta.key == META_KEY)
+    if latest:
+        with _engine(session).connect() as conn:
+            raw = conn.scalar(query)
+    else:
+        raw = session.scalar(query)
     if not raw:
         return None
     try:
@@ -289,14 +301,17 @@ def cached(session: Session) -> TripSet | None:
         return None
 
 
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 def store(session: Session, found: TripSet) -> bool:
     """Write the trips to the cache in a transaction of their own (the session's is left as
     it is); False when the database would not take them now (busy, read-only): they are
     computed again next time."""
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
     try:
-        with engine.begin() as conn:
+        with _engine(session).begin() as conn:
             conn.execute(delete(Meta).where(Meta.key == META_KEY))
             conn.execute(insert(Meta).values(key=META_KEY, value=json.dumps(found.to_json())))
     except SQLAlchemyError as exc:
