@@ -282,7 +282,7 @@ def test_count_axes_are_whole_numbers_and_a_day_is_a_day(charts_world):
 def test_top_classes_are_split_by_source_as_the_api_counts_them(charts_world):
     app, _root = charts_world
     c = app.test_client()
-    api = c.get("/api/classes?start=2014-01-01&end=2016-12-31").get_json()
+    api = c.get("/api/classes?kind=class&start=2014-01-01&end=2016-12-31").get_json()
     data = c.get("/charts.json?start=2014-01-01&end=2016-12-31").get_json()
     traces = {
         t["name"]: dict(zip(t["y"], t["x"], strict=True))

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from atw.core import migrations
-from atw.core.engine import make_engine
+from atw.core.engine import derive_groups, make_engine
 from atw.core.locks import IndexerBusy, index_lock
 
 db_group = AppGroup(
@@ -31,6 +31,7 @@ def upgrade_command() -> None:
     engine = make_engine(config["DATABASE_URL"])
     try:
         before = migrations.upgrade(engine, echo=click.echo)
+        derive_groups(engine, echo=click.echo)  # class-group rows of a new vocabulary
     except migrations.SchemaOutdated as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, exists, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from atw.core import group_upkeep
 from atw.core.geo import unit_vector
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath
 
@@ -144,16 +145,14 @@ def relist(session: Session, photo: Photo) -> None:
 def _replace(
     session: Session, photo_id: int, source: str | None, rows: list[dict[str, Any]]
 ) -> None:
-    """Delete the photo's summary rows (of one source, or all), insert rows, fix the counts."""
+    """Delete the photo's summary rows (of one source, or all), insert rows, fix the counts;
+    then its class-group rows follow, when the transaction commits (atw.core.group_upkeep)."""
     where = [PhotoClass.photo_id == photo_id]
     if source is not None:
         where.append(PhotoClass.source == source)
-    old = [
-        {"source": s, "label": lb, "score": sc}
-        for s, lb, sc in session.execute(
-            select(PhotoClass.source, PhotoClass.label, PhotoClass.score).where(*where)
-        )
-    ]
+    cols = [getattr(PhotoClass, c) for c in ("source", "label", "taken_at", *_SCORES)]
+    every = [r._asdict() for r in session.execute(select(*cols).where(where[0]))]
+    old = [r for r in every if source is None or r["source"] == source]
     if old:
         session.execute(delete(PhotoClass).where(*where))
     if rows:
@@ -161,6 +160,11 @@ def _replace(
     deltas = count_deltas(rows)
     deltas.subtract(count_deltas(old))
     _apply_counts(session, deltas)
+    kept = [r for r in every if source is not None and r["source"] != source]
+    group_upkeep.replace(session, photo_id, every, kept + rows)
+
+
+_SCORES = ("score", "s2", "s3", "s4", "s5", "n")
 
 
 def _apply_counts(session: Session, deltas: Counter[tuple[str, str, int]]) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from atw.core import dialect, migrations
+from atw.core import dialect, group_upkeep, migrations
 
 
 def make_engine(url: str) -> Engine:
@@ -18,5 +19,14 @@ def make_engine(url: str) -> Engine:
 def create_schema(engine: Engine, echo: Callable[[str], None] | None = None) -> None:
     """Bring the index to this atw's schema (the head revision) before writing to it: a new
     database is created at head, an older one upgraded by the migrations (atw.core.migrations).
-    For writers that hold the index lock (an index run, `db upgrade`) or own a new database."""
+    For writers that hold the index lock (an index run, `db upgrade`) or own a new database.
+    Then the class-group rows are rebuilt if they follow another vocabulary (derive_groups)."""
     migrations.upgrade(engine, echo)
+    derive_groups(engine, echo)
+
+
+def derive_groups(engine: Engine, echo: Callable[[str], None] | None = None) -> bool:
+    """Rebuild the class-group rows when they do not follow this atw's vocabulary file (a new
+    atw, revision 0003): atw.core.group_upkeep. The caller holds the index lock."""
+    with Session(engine) as session, session.begin():
+        return group_upkeep.rebuild_if_stale(session, echo)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from atw.core.fspath import printable
-from atw.query import records, search
+from atw.query import records, search, words
 from atw.query.filters import PhotoFilter
 
 MODES = ("copy", "hardlink", "symlink")
@@ -126,7 +126,8 @@ def _place(src: Path, dest: Path, mode: str) -> None:
 
 
 def _annotate(src: Path, rec: dict[str, Any], cls: str, dest: Path) -> None:
-    """A copy of the photo, upright, with the class's boxes drawn (the original is only read)."""
+    """A copy of the photo, upright, with the class's boxes drawn (a group's: every member's;
+    the original is only read)."""
     from PIL import Image, ImageDraw, ImageOps
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,10 +135,12 @@ def _annotate(src: Path, rec: dict[str, Any], cls: str, dest: Path) -> None:
         img = ImageOps.exif_transpose(im).convert("RGB")
     draw = ImageDraw.Draw(img)
     w, h = img.size
+    labels = words.coco_labels(cls)
     for d in rec["detections"]:
-        if d["label"] != cls:
+        if d["label"] not in labels:
             continue
         x0, y0, x1, y1 = d["box"]
         draw.rectangle([x0 * w, y0 * h, x1 * w, y1 * h], outline=(255, 180, 70), width=3)
-        draw.text((x0 * w + 4, y0 * h + 2), f"{cls} {d['score']:.2f}", fill=(255, 180, 70))
+        text = f"{d['label']} {d['score']:.2f}"
+        draw.text((x0 * w + 4, y0 * h + 2), text, fill=(255, 180, 70))
     img.save(dest, "JPEG", quality=90)

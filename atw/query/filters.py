@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
+from atw.query import words
 from atw.query.rules import MATCHES, SORTS, SOURCES, FilterError, check, one_of
 
 SOURCE_NAMES = {"imagenet": "ImageNet", "coco": "COCO"}
@@ -20,9 +21,11 @@ class PhotoFilter:
     photo, newest first. Invalid combinations raise FilterError naming the parameter.
 
     start/end: local capture date, both inclusive. estimated: include photos whose time is only
-    estimated (from the file's mtime). classes: class names; match any/all of them; source
-    limits which labeller's classes count; min_score: a class counts only at this score or more
-    (None: any stored score); min_count: at least this many COCO boxes of the class (each
+    estimated (from the file's mtime). classes: class words (a class, WordNet group or
+    category, or a synonym: atw.query.words; an unknown word is refused); match any/all of
+    them; source limits which labeller's classes count; min_score: a class counts only at this
+    score or more (a group: its group score, atw.core.group_scores; None: any stored score);
+    min_count: at least this many COCO boxes of the class (of a group's COCO members; each
     ≥ min_score). lat/lon: a centre (degrees); radius_km: great-circle distance from it;
     has_gps: True/False/None (any). camera_make/camera_model: exact EXIF strings. folder: only
     photos with a path under this folder. trip: a trip's id (its first day, from
@@ -61,6 +64,7 @@ class PhotoFilter:
 
     def _check(self) -> None:
         check(self)
+        words.check(self.classes)  # an unknown class word: refused, with suggestions
 
     @property
     def centre(self) -> tuple[float, float] | None:
@@ -287,7 +291,8 @@ def describe(flt: PhotoFilter, private: bool = False, trip_name: str | None = No
     trip's name (atw.query.trip_store.name_of): "on the trip Japan, Oct 2014 — Tokyo"."""
     parts: list[str] = []
     if flt.classes:
-        names = _join(list(flt.classes), " and " if flt.match == "all" else " or ")
+        named = list(dict.fromkeys(words.name(c) for c in flt.classes))
+        names = _join(named, " and " if flt.match == "all" else " or ")
         if flt.min_count > 1:
             names = f"at least {flt.min_count} × {names}"
         if flt.min_score is not None:

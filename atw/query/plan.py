@@ -18,13 +18,16 @@ Strategies (measured at 1M photos, see bench/query_latency.py and ../shared/PERF
 - "probe": all of several classes plus dates or photo conditions: driven by the rarest class
   (ClassCount), the others checked by primary key.
 - "none": a class no listed photo has (in the allowed sources) under `all`, or no class found.
+A class word may name a WordNet group or category (atw.query.words): its branch reads one range
+of photo_group (grp, taken_at, photo_id) as a class reads photo_class; the checks of the other
+words look a group up by that primary key. While the group rows are stale, every photo is
+checked from its class rows ("photo", atw.query.groups).
 Every statement returns one row per photo with the columns id, taken_at (and dot with a
 centre); pages and counts are built from the same conditions, so a total and its ids agree."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -43,12 +46,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
-from atw.core import geo
+from atw.core import geo, group_rows
 from atw.core.dialect import keep_order
+from atw.core.group_rows import NO_TIME
+from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import trip_store
+from atw.query import groups, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
-from atw.query.terms import Term, class_terms, grid_bucket, on_grid, score_conds, under_folder
+from atw.query.terms import (
+    Term,
+    class_terms,
+    date_conds,
+    grid_bucket,
+    on_grid,
+    score_conds,
+    under_folder,
+)
+
+Spec = tuple[Any, ...]  # a branch to build: see Query._plan
 
 # One look-up by key costs about this many rows of a range scan (measured at 1M photos:
 # ≈0.9 µs vs ≈0.1–0.14 µs per row).
@@ -70,18 +85,26 @@ class Query:
         self.centre = geo.unit_vector(flt.lat, flt.lon)
         self.dialect = session.get_bind().dialect.name
         self.terms = class_terms(session, flt) if flt.classes else []
+        # The terms of each class word: a word matches when one of its terms does.
+        self.words = [[t for t in self.terms if t.word == i] for i in range(len(flt.classes))]
+        self.fresh = not any(t.grp is not None for t in self.terms) or group_rows.current(session)
         self.photo_conds = self._photo_conds()
-        self.kind, self.branches = self._plan()
+        self.raw = False  # the branches read photo_group's taken_at as stored (see ids())
+        self.kind, self.specs = self._plan()
+        self.branches = [self._branch(spec, self.raw) for spec in self.specs]
 
     # --- the statements ---
 
     def ids(self) -> Any:
-        """SELECT id, taken_at[, dot] of every matching photo, one row per photo."""
+        """SELECT id, taken_at[, dot] of every matching photo, one row per photo. (Pages and
+        counts of groups alone read photo_group's taken_at as stored, so that its index gives
+        the order; here a photo without a capture time has NULL, as everywhere else.)"""
+        branches = [self._branch(s, False) for s in self.specs] if self.raw else self.branches
         if self.kind == "union":
-            return union(*self.branches)
+            return union(*branches)
         if self.kind == "intersect":
-            return intersect(*self.branches)
-        return self.branches[0]
+            return intersect(*branches)
+        return branches[0]
 
     def count(self) -> Select[Any]:
         if self.kind == "intersect" and self._probe_is_cheaper():
@@ -89,7 +112,10 @@ class Query:
             # the other classes: the look-ups then walk their ranges forwards (cache-friendly,
             # twice as fast as in date order).
             driver, others = self._driver()
-            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
+            branches = [
+                self._class_branch(driver.label, (s,), [[t] for t in others])
+                for s in driver.sources
+            ]
             merged = (union(*branches) if len(branches) > 1 else branches[0]).order_by(
                 literal_column("id")
             )
@@ -147,7 +173,10 @@ class Query:
         driver, others = self._driver()
         hit_rate = math.prod(min(1.0, t.photos / max(1, self.listed_estimate)) for t in others)
         if hit_rate > 0 and rows_needed / hit_rate <= PROBES_PER_PAGE:
-            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
+            branches = [
+                self._class_branch(driver.label, (s,), [[t] for t in others])
+                for s in driver.sources
+            ]
             return self._order("union" if len(branches) > 1 else "probe", branches)
         merged = self.ids().order_by(literal_column("id"))
         sub = keep_order(merged, self.dialect).subquery()
@@ -167,6 +196,8 @@ class Query:
             unlisted = select(func.count()).select_from(Photo).where(Photo.listed == false())
             return every - (session.scalar(unlisted) or 0)
         if self.kind == "single" and flt.min_count == 1 and on_grid(flt.min_score):
+            if self.specs[0][0] == "group":  # one group: its term read GroupCount
+                return int(self.specs[0][1].photos)
             ((label, source),) = self.pairs
             n = func.coalesce(func.sum(ClassCount.photos), 0)
             return session.scalar(
@@ -180,28 +211,51 @@ class Query:
 
     # --- planning ---
 
-    def _plan(self) -> tuple[str, list[Select[Any]]]:
-        flt, terms = self.flt, self.terms
-        self.pairs = [(t.label, s) for t in terms for s in t.sources]
+    def _plan(self) -> tuple[str, list[Spec]]:
+        """The strategy and its branches, as specs: ("photo", nothing, classes, None),
+        ("class", term, sources, other words) or ("group", term, None, other words)."""
+        flt, terms, words = self.flt, self.terms, self.words
+        self.pairs = [(t.label, s) for t in terms if t.grp is None for s in t.sources]
         if not flt.classes:
-            return "photo", [self._photo_branch()]
-        if (flt.match == "all" and any(not t.sources for t in terms)) or not self.pairs:
-            return "none", [self._photo_branch(nothing=True)]
-        if self._place_first():
-            return "photo", [self._photo_branch(classes=True)]
-        if flt.match == "all" and len(terms) > 1:
+            return "photo", [("photo", False, False, None)]
+        missing = flt.match == "all" and any(not any(t.sources for t in w) for w in words)
+        if missing or not any(t.sources for t in terms):
+            return "none", [("photo", True, False, None)]
+        if not self.fresh or self._place_first():
+            # Stale group rows: every photo is checked from its class rows (exact, slower).
+            return "photo", [("photo", False, True, None)]
+        if flt.match == "all" and len(words) > 1:
             plain = not self.photo_conds and self.centre is None
-            if plain and flt.start is None and flt.end is None:
+            simple = all(len(w) == 1 and w[0].grp is None for w in words)
+            if simple and plain and flt.start is None and flt.end is None:
                 # An estimate of the listed photos (ids are dense), to guess how often the
                 # classes meet: one index seek.
                 self.listed_estimate = self.session.scalar(select(func.max(Photo.id))) or 0
-                return "intersect", [self._class_branch(t.label, t.sources) for t in terms]
-            driver = min(terms, key=lambda t: (t.photos, len(t.sources)))
-            others = [t for t in terms if t is not driver]
-            branches = [self._class_branch(driver.label, (s,), others) for s in driver.sources]
-            return ("probe" if len(branches) == 1 else "union"), branches
-        branches = [self._class_branch(label, (s,)) for label, s in self.pairs]
-        return ("single" if len(branches) == 1 else "union"), branches
+                return "intersect", [("class", t, t.sources, []) for t in terms]
+            driver = min(words, key=lambda w: (sum(t.photos for t in w), len(w)))
+            others = [w for w in words if w is not driver]
+            specs = self._specs(driver, others)
+            return ("probe" if len(specs) == 1 else "union"), specs
+        specs = self._specs([t for t in terms if t.sources], [])
+        return ("single" if len(specs) == 1 else "union"), specs
+
+    def _specs(self, terms: list[Term], others: list[list[Term]]) -> list[Spec]:
+        """One branch per class and source, one per group; raw when all are groups."""
+        specs: list[Spec] = []
+        for t in terms:
+            if t.grp is not None and t.sources:
+                specs.append(("group", t, None, others))
+            specs += [("class", t, (s,), others) for s in t.sources if t.grp is None]
+        self.raw = all(spec[0] == "group" for spec in specs)
+        return specs
+
+    def _branch(self, spec: Spec, raw: bool) -> Select[Any]:
+        kind, a, b, others = spec
+        if kind == "photo":
+            return self._photo_branch(nothing=a, classes=b)
+        if kind == "group":
+            return self._group_branch(a, others, raw)
+        return self._class_branch(a.label, b, others)
 
     def _place_first(self) -> bool:
         """Drive by the place (the radius's covering index), checking the classes per photo,
@@ -212,7 +266,7 @@ class Query:
         flt = self.flt
         if flt.radius_km is None or flt.start is not None or flt.end is not None:
             return False
-        sizes = [t.photos for t in self.terms if t.sources]
+        sizes = [sum(t.photos for t in w if t.sources) for w in self.words]
         by_class = min(sizes) if flt.match == "all" else sum(sizes)
         if by_class <= PLACE_FIRST_ABOVE:
             return False
@@ -231,30 +285,40 @@ class Query:
 
     def _classes_exist(self, photo_id: Any) -> ColumnElement[bool]:
         """The filter's class condition for one photo, as EXISTS look-ups by primary key."""
-        flt = self.flt
+        key = groups.row_key(Photo.taken_at)
+        checks = [self._word_check(w, photo_id, key, f"x{i}") for i, w in enumerate(self.words)]
+        return and_(*checks) if self.flt.match == "all" else or_(*checks)
 
-        def has(term: Term, i: int) -> ColumnElement[bool]:
-            pc = aliased(PhotoClass, name=f"pcx{i}")
-            return or_(
-                *(
+    def _word_check(
+        self, terms: list[Term], photo_id: Any, taken_key: Any, name: str
+    ) -> ColumnElement[bool]:
+        """EXISTS checks that a photo (id, its photo_group taken_at) has one of a word's terms:
+        a class by photo_class's primary key, a group by photo_group's (or, while the group
+        rows are stale, from the photo's class rows)."""
+        flt, out = self.flt, []
+        for j, term in enumerate(t for t in terms if t.sources):
+            alias = f"{name}_{j}"
+            if term.grp is None:
+                pc = aliased(PhotoClass, name=f"pc{alias}")
+                out.append(
                     exists().where(
-                        pc.label == term.label,
-                        pc.source == s,
                         pc.photo_id == photo_id,
+                        pc.label == term.label,
+                        pc.source.in_(term.sources),
                         *score_conds(pc, flt.min_score, flt.min_count),
                     )
-                    for s in term.sources
                 )
-            )
-
-        checks = [has(t, i) for i, t in enumerate(self.terms) if t.sources]
-        return and_(*checks) if flt.match == "all" else or_(*checks)
+            elif self.fresh:
+                out.append(groups.has_group(photo_id, taken_key, flt, term.grp, f"pg{alias}"))
+            else:
+                out.append(groups.has_group_stale(photo_id, flt, term.label, f"pf{alias}"))
+        return or_(*out) if out else false()
 
     def _class_branch(
-        self, label: str, sources: tuple[str, ...], others: list[Term] | None = None
+        self, label: str, sources: tuple[str, ...], others: list[list[Term]] | None = None
     ) -> Select[Any]:
         """Photos with this class (in these sources), driven by the summary index; `others`
-        are further classes each photo must have (EXISTS by primary key)."""
+        are further words each photo must have (EXISTS by primary key)."""
         flt = self.flt
         pc = aliased(PhotoClass, name="pc")
         q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"))
@@ -264,31 +328,42 @@ class Query:
             *score_conds(pc, flt.min_score, flt.min_count),
             *self._date_conds(pc.taken_at),
         ]
+        return self._finish(q, pc.photo_id, groups.row_key(pc.taken_at), conds, others)
+
+    def _group_branch(self, term: Term, others: list[list[Term]], raw: bool) -> Select[Any]:
+        """Photos with this group, driven by photo_group's primary key (grp, taken_at,
+        photo_id): one range, newest first. raw: taken_at as stored (NO_TIME for a photo
+        without one: it sorts where NULL does, and keeps the index order)."""
+        assert term.grp is not None
+        pg = aliased(PhotoGroup, name="pg")
+        taken = pg.taken_at if raw else groups.output_time(pg)
+        q = select(pg.photo_id.label("id"), taken.label("taken_at"))
+        conds = [pg.grp == term.grp, *groups.score_conds(pg, self.flt, term.grp)]
+        dates = self._date_conds(pg.taken_at)
+        conds += [pg.taken_at > NO_TIME, *dates] if dates else []
+        return self._finish(q, pg.photo_id, pg.taken_at, conds, others)
+
+    def _finish(
+        self,
+        q: Select[Any],
+        photo_id: Any,
+        taken_key: Any,
+        conds: list[ColumnElement[bool]],
+        others: list[list[Term]] | None,
+    ) -> Select[Any]:
+        """A class or group branch with the photo conditions (joining photo), the distance
+        to the centre, and the checks of the other words."""
         if self.photo_conds or self.centre:
-            q = q.join(Photo, Photo.id == pc.photo_id)
-            conds += self.photo_conds
+            q = q.join(Photo, Photo.id == photo_id)
+            conds = [*conds, *self.photo_conds]
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))
-        for i, term in enumerate(others or []):
-            pc2 = aliased(PhotoClass, name=f"pc{i + 2}")
-            conds.append(
-                exists().where(
-                    pc2.photo_id == pc.photo_id,
-                    pc2.label == term.label,
-                    pc2.source.in_(term.sources),
-                    *score_conds(pc2, flt.min_score, flt.min_count),
-                )
-            )
+        for i, word in enumerate(others or []):
+            conds.append(self._word_check(word, photo_id, taken_key, f"o{i}"))
         return q.where(*conds)
 
     def _date_conds(self, col: Any) -> list[ColumnElement[bool]]:
-        """Inclusive local dates: start 00:00 ≤ taken_at < the day after end."""
-        flt, out = self.flt, []
-        if flt.start:
-            out.append(col >= datetime.combine(flt.start, time.min))
-        if flt.end:
-            out.append(col < datetime.combine(flt.end + timedelta(days=1), time.min))
-        return out
+        return date_conds(self.flt, col)
 
     def _photo_conds(self) -> list[ColumnElement[bool]]:
         """Conditions on `photo` columns other than listed and the date."""

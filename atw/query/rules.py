@@ -19,12 +19,20 @@ MAX_RADIUS_KM = 20037.5  # half the Earth's circumference: the whole globe
 class FilterError(ValueError):
     """An invalid filter value; `param` names the query parameter at fault. `message` names it
     too (for the API); `reason` says what is wrong without the name, for a page that shows it
-    beside the field's own label ("not a date ('notadate', expected YYYY-MM-DD)")."""
+    beside the field's own label ("not a date ('notadate', expected YYYY-MM-DD)").
+    `suggestions`: known values close to a bad one (class words), for the API's JSON."""
 
-    def __init__(self, param: str, message: str, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        param: str,
+        message: str,
+        reason: str | None = None,
+        suggestions: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.param, self.message = param, message
         self.reason = reason or message.removeprefix(f"{param} ")
+        self.suggestions = suggestions
 
 
 def check(flt: Any) -> None:

@@ -1,20 +1,24 @@
-"""The class terms of a filter (which sources hold each class at the threshold, how many photos)
-and the SQL conditions shared by every plan: scores, the ClassCount grid, folders."""
+"""The class terms of a filter (each word's classes and groups; which sources hold each class at
+the threshold, how many photos) and the SQL conditions shared by every plan: scores, the
+ClassCount grid, folders."""
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from atw.core import dialect
+from atw.core import dialect, group_rows, vocabulary
 from atw.core.derived import COCO, TOP_SCORES, bucket
+from atw.core.group_schema import GroupCount
 from atw.core.schema import ClassCount, Detection, PhotoPath
+from atw.query import groups, words
 from atw.query.filters import PhotoFilter
 
 ALL_SOURCES = ("imagenet", COCO)
@@ -22,14 +26,22 @@ ALL_SOURCES = ("imagenet", COCO)
 
 @dataclass(frozen=True)
 class Term:
-    """One requested class, the sources where listed photos have it at the threshold's bucket
-    (from ClassCount), how many such photos, and how many summary rows its index range holds
-    (any score): the sizes that choose the driver and the strategy."""
+    """One thing a class word looks for, with its sizes: a class (label) in the sources where
+    listed photos have it at the threshold's bucket (from ClassCount), or a stored group (grp,
+    label = the entry key; sources ("group",) when it has photos at the threshold, from
+    GroupCount). photos: how many such photos; rows: how many rows its index range holds (any
+    score): the sizes that choose the driver and the strategy. word: which filter word it is
+    for (a word's terms are alternatives: "kite" the bird or the toy)."""
 
     label: str
     sources: tuple[str, ...]
     photos: int
     rows: int = 0
+    grp: int | None = None
+    word: int = 0
+
+
+GROUP = "group"  # Term.sources of a group with photos at the threshold
 
 
 def allowed_sources(flt: PhotoFilter) -> tuple[str, ...]:
@@ -39,9 +51,47 @@ def allowed_sources(flt: PhotoFilter) -> tuple[str, ...]:
 
 
 def class_terms(session: Session, flt: PhotoFilter) -> list[Term]:
-    """The requested classes with the sources where they occur at the threshold (ClassCount:
-    exact, so a source without any such photo can be left out of the SQL)."""
+    """The terms of the filter's class words (atw.query.words), in word order: classes with the
+    sources where they occur at the threshold (ClassCount: exact, so a source without any such
+    photo can be left out of the SQL), groups with their photos (GroupCount, or while the group
+    rows are stale an upper bound from their members' ClassCount at any score)."""
     lo = bucket(flt.min_score) if flt.min_score is not None else 0
+    pairs = {
+        (a.label, a.source): i
+        for i, w in enumerate(flt.classes)
+        for a in words.atoms(w)
+        if a.grp is None and a.source in allowed_sources(flt)
+    }
+    found = _class_counts(session, {lb for lb, _ in pairs}, lo, allowed_sources(flt))
+    fresh = group_rows.current(session)
+    out: list[Term] = []
+    for i, w in enumerate(flt.classes):
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for a in words.atoms(w):
+            if a.grp is not None:
+                out.append(_group_term(session, flt, a.grp, i, lo, fresh))
+            elif a.source in allowed_sources(flt) and a.label is not None:
+                by_label[a.label].append(a.source)
+        for label, sources in by_label.items():
+            got = {s: found[(label, s)] for s in sources if (label, s) in found}
+            out.append(
+                Term(
+                    label,
+                    tuple(sorted(s for s, (p, _) in got.items() if p > 0)),
+                    sum(p for p, _ in got.values()),
+                    sum(n for _, n in got.values()),
+                    word=i,
+                )
+            )
+    return out
+
+
+def _class_counts(
+    session: Session, labels: set[str], lo: int, sources: tuple[str, ...]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """{(label, source): (photos at bucket ≥ lo, photos at any score)} from ClassCount."""
+    if not labels:
+        return {}
     above = func.sum(case((ClassCount.bucket >= lo, ClassCount.photos), else_=0))
     rows = session.execute(
         select(
@@ -50,22 +100,30 @@ def class_terms(session: Session, flt: PhotoFilter) -> list[Term]:
             above.label("photos"),
             func.sum(ClassCount.photos).label("rows"),
         )
-        .where(ClassCount.label.in_(flt.classes), ClassCount.source.in_(allowed_sources(flt)))
+        .where(ClassCount.label.in_(labels), ClassCount.source.in_(sources))
         .group_by(ClassCount.label, ClassCount.source)
-        .having(above > 0)
     ).all()
-    found: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for r in rows:
-        found[r.label][r.source] = (int(r.photos), int(r.rows))
-    return [
-        Term(
-            c,
-            tuple(sorted(found[c])),
-            sum(p for p, _ in found[c].values()),
-            sum(n for _, n in found[c].values()),
-        )
-        for c in flt.classes
-    ]
+    return {(r.label, r.source): (int(r.photos), int(r.rows)) for r in rows}
+
+
+def _group_term(
+    session: Session, flt: PhotoFilter, grp: int, word: int, lo: int, fresh: bool
+) -> Term:
+    key = group_rows.stored_groups().keys[grp][0]
+    if fresh:  # one look at GroupCount: at the threshold in the counted source, and in all
+        source = groups.count_source(flt)
+        at = (GroupCount.source == source) & (GroupCount.bucket >= lo)
+        q = select(
+            func.coalesce(func.sum(case((at, GroupCount.photos), else_=0)), 0),
+            func.coalesce(func.sum(case((GroupCount.source == "any", GroupCount.photos))), 0),
+        ).where(GroupCount.grp == grp)
+        photos, rows = (int(v) for v in session.execute(q).one())
+    else:  # stale rows: the members' photos at any score (an upper bound; never too few)
+        members = vocabulary.load().members(key)
+        labels = {lb for s in allowed_sources(flt) for lb in members[s]}
+        counts = _class_counts(session, labels, 0, allowed_sources(flt))
+        photos = rows = sum(p for p, _ in counts.values())
+    return Term(key, (GROUP,) if photos > 0 else (), photos, rows, grp=grp, word=word)
 
 
 def score_conds(pc: Any, t: float | None, k: int) -> list[ColumnElement[bool]]:
@@ -89,6 +147,16 @@ def score_conds(pc: Any, t: float | None, k: int) -> list[ColumnElement[bool]]:
         .scalar_subquery()
     )
     return [pc.source == COCO, pc.s5 >= floor, boxes >= k]
+
+
+def date_conds(flt: PhotoFilter, col: Any) -> list[ColumnElement[bool]]:
+    """Inclusive local dates: start 00:00 ≤ col < the day after end."""
+    out = []
+    if flt.start:
+        out.append(col >= datetime.combine(flt.start, time.min))
+    if flt.end:
+        out.append(col < datetime.combine(flt.end + timedelta(days=1), time.min))
+    return out
 
 
 def on_grid(t: float | None) -> bool:

@@ -1,4 +1,5 @@
-"""The read-only JSON API: /api/photos (filtered), /api/classes, /api/photos/<id>, attention."""
+"""The read-only JSON API: /api/photos (filtered), /api/classes (+ /<name>), /api/photos/<id>,
+attention."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from atw.query import filters, records, search, trip_store
+from atw.query import catalog, filters, records, search, trip_store
 from atw.web import db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -25,7 +26,10 @@ def _bad_param(exc: BadParam):  # type: ignore[no-untyped-def]
 
 @bp.errorhandler(filters.FilterError)
 def _bad_filter(exc: filters.FilterError):  # type: ignore[no-untyped-def]
-    return _bad_param(BadParam(exc.param, exc.message))
+    response, status = _bad_param(BadParam(exc.param, exc.message))
+    if exc.suggestions:  # an unknown class word: the close names (or the categories)
+        response = jsonify({**response.get_json(), "suggestions": list(exc.suggestions)})
+    return response, status
 
 
 def int_arg(name: str, default: int, lo: int, hi: int | None = None) -> int:
@@ -69,14 +73,33 @@ def photos():  # type: ignore[no-untyped-def]
 
 @bp.get("/classes")
 def classes():  # type: ignore[no-untyped-def]
-    """[{label, source, photos}] within the filtered photos, most photos first. With ?q= (the
-    autocomplete): the classes containing q, those that start with it (or with a word that
-    does) first, at most ?limit= (12) of them."""
-    rows = search.class_counts(db.session(), filters.parse(request.args))
+    """Classes, WordNet groups and categories within the filtered photos, most photos first
+    (atw.query.catalog): {kind: class|group|category, key, label (the word for a filter),
+    name, members (member classes), photos}; class rows also have source (one per source).
+    ?kind= keeps one kind. With ?q= (the autocomplete): the entries whose name or a synonym
+    starts with q (or has a word that does; a class label containing it), at most ?limit=
+    (12), one per member set, with their sources."""
+    session, flt = db.session(), filters.parse(request.args)
     typed = request.args.get("q")
-    if typed is None:
-        return jsonify(rows)
-    return jsonify(search.complete_classes(rows, typed, int_arg("limit", 12, 1, 100)))
+    if typed is not None:
+        return jsonify(catalog.complete(session, flt, typed, int_arg("limit", 12, 1, 100)))
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in catalog.KINDS:
+        raise BadParam("kind", f"kind must be one of {', '.join(catalog.KINDS)}, got {kind!r}")
+    return jsonify(catalog.listing(session, flt, kind))
+
+
+@bp.get("/classes/<path:name>")
+def class_detail(name: str):  # type: ignore[no-untyped-def]
+    """One class, group or category (a word or a key): its member classes, parents and
+    children (counted within the filtered photos, for drill-down), and the word's other
+    senses. 404 with suggestions for a word the vocabulary does not know."""
+    found = catalog.detail(db.session(), filters.parse(request.args), name)
+    if found is None:
+        message = f"no class, group or category called {name!r}"
+        close = catalog.suggestions(name)
+        return jsonify(error="Not Found", message=message, suggestions=close, status=404), 404
+    return jsonify(found)
 
 
 @bp.get("/map")

@@ -1,0 +1,274 @@
+"""The class catalogue of a filter: classes, WordNet groups and categories with how many of the
+filtered photos have each (GET /api/classes, the autocomplete, the class browser), and one
+entry's members, parents and children.
+
+An entry's count is the number of photos of the filter (its class words included) that the entry
+alone would select with the filter's source, min_score and min_count: a group by its group
+score (atw.core.group_scores), a class by its own. Groups and categories with the same member
+classes (dog.n.01 and "Dogs") have the same count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from atw.core import group_rows, vocabulary
+from atw.core.group_rows import NO_TIME
+from atw.core.group_schema import GroupCount, PhotoGroup
+from atw.core.schema import ClassCount, PhotoClass
+from atw.core.vocabulary import Entry
+from atw.query import groups, search, words
+from atw.query.filters import PhotoFilter, photo_conditions_empty
+from atw.query.plan import Query
+from atw.query.terms import allowed_sources, date_conds, grid_bucket, on_grid, score_conds
+
+KINDS = ("category", "group", "class")
+RANK = {kind: i for i, kind in enumerate(KINDS)}
+
+
+def word_for(entry: Entry) -> str:
+    """A word that names exactly this entry in a filter: its name, else a synonym, else its
+    key ("cat.n.01": the word "cat" names the domestic cat)."""
+    for word in (entry.name, *entry.lemmas):
+        if [e.key for e in words.entries(word)] == [entry.key]:
+            return word
+    return entry.key
+
+
+def brief(entry: Entry, photos: int) -> dict[str, Any]:
+    """An entry as the API lists it."""
+    return {
+        "kind": entry.kind,
+        "key": entry.key,
+        "label": word_for(entry),
+        "name": entry.name,
+        "members": entry.size,
+        "photos": photos,
+    }
+
+
+# --- counts ---------------------------------------------------------------------------
+
+
+def _only_dates(flt: PhotoFilter) -> bool:
+    """No condition but (maybe) dates: counted on the rows' own date copies, no photo list."""
+    return not flt.classes and photo_conditions_empty(flt)
+
+
+def _filtered_ids(session: Session, flt: PhotoFilter) -> Any:
+    ids = Query(session, flt).ids().subquery()
+    return select(ids.c.id)
+
+
+def counts(session: Session, flt: PhotoFilter, entries: Iterable[Entry]) -> dict[str, int]:
+    """{entry key: photos} for these entries within the filtered photos (module docstring)."""
+    entries = list(entries)
+    stored = group_rows.stored_groups()
+    fresh = group_rows.current(session)
+    out: dict[str, int] = {}
+    grps = {e.key: stored.ids[e.key] for e in entries if e.key in stored.ids}
+    if grps and fresh:
+        by_grp = _group_counts(session, flt, sorted(set(grps.values())))
+        out.update({key: by_grp.get(g, 0) for key, g in grps.items()})
+    for e in entries:
+        if e.key in out:
+            continue
+        if e.key in grps:  # stale group rows: the planner's exact fallback
+            out[e.key] = _query_count(session, flt, e.key)
+        else:
+            out[e.key] = _class_count(session, flt, e)
+    return out
+
+
+def _group_counts(session: Session, flt: PhotoFilter, grps: list[int]) -> dict[int, int]:
+    """{grp: photos} in one pass over these groups' photo_group ranges (dates narrow them)."""
+    if not grps:
+        return {}
+    t, k = flt.min_score, flt.min_count
+    if _only_dates(flt) and not (flt.start or flt.end) and k == 1 and on_grid(t):
+        source = groups.count_source(flt)
+        q = (
+            select(GroupCount.grp, func.sum(GroupCount.photos))
+            .where(
+                GroupCount.grp.in_(grps),
+                GroupCount.source == source,
+                GroupCount.bucket >= grid_bucket(t),
+            )
+            .group_by(GroupCount.grp)
+        )
+        return {g: int(n) for g, n in session.execute(q)}
+    if k > group_rows.BOXES:  # the box count depends on the group's COCO members
+        out: dict[int, int] = {}
+        for g in grps:
+            out.update(_group_counts_with(session, flt, [g], g))
+        return out
+    return _group_counts_with(session, flt, grps, grps[0])
+
+
+def _group_counts_with(
+    session: Session, flt: PhotoFilter, grps: list[int], any_grp: int
+) -> dict[int, int]:
+    pg = aliased(PhotoGroup, name="gc")
+    conds = [pg.grp.in_(grps), *groups.score_conds(pg, flt, any_grp)]
+    dates = date_conds(flt, pg.taken_at)
+    conds += [pg.taken_at > NO_TIME, *dates] if dates else []
+    if not _only_dates(flt):
+        conds.append(pg.photo_id.in_(_filtered_ids(session, flt)))
+    q = select(pg.grp, func.count()).where(*conds).group_by(pg.grp)
+    return {g: int(n) for g, n in session.execute(q)}
+
+
+def _class_count(session: Session, flt: PhotoFilter, entry: Entry) -> int:
+    """Photos with one of the entry's stored labels (a class in one or two sources, or a group
+    of one class), counted once."""
+    allowed = allowed_sources(flt)
+    pairs = [(lb, s) for s, labels in entry.members.items() if s in allowed for lb in labels]
+    if not pairs:
+        return 0
+    t, k = flt.min_score, flt.min_count
+    plain = _only_dates(flt) and not (flt.start or flt.end)
+    if len(pairs) == 1 and plain and k == 1 and on_grid(t):
+        ((label, source),) = pairs
+        n = func.coalesce(func.sum(ClassCount.photos), 0)
+        q = select(n).where(
+            ClassCount.label == label,
+            ClassCount.source == source,
+            ClassCount.bucket >= grid_bucket(t),
+        )
+        return int(session.scalar(q) or 0)
+    pc = aliased(PhotoClass, name="ec")
+    conds = [tuple_(pc.label, pc.source).in_(pairs), *score_conds(pc, t, k)]
+    conds += date_conds(flt, pc.taken_at)
+    if not _only_dates(flt):
+        conds.append(pc.photo_id.in_(_filtered_ids(session, flt)))
+    n = func.count(func.distinct(pc.photo_id)) if len(pairs) > 1 else func.count()
+    return int(session.scalar(select(n).where(*conds)) or 0)
+
+
+def _query_count(session: Session, flt: PhotoFilter, key: str) -> int:
+    """The planner's count of the filter with the entry as its only class word, within the
+    filter's own photos when it has class words."""
+    q = Query(session, replace(flt, classes=(key,), match="any"))
+    if not flt.classes:
+        fast = q.fast_count(session)
+        return int(fast if fast is not None else session.scalar(q.count()) or 0)
+    sub = q.ids().subquery()
+    inner = select(func.count()).select_from(sub).where(sub.c.id.in_(_filtered_ids(session, flt)))
+    return int(session.scalar(inner) or 0)
+
+
+# --- listing, autocomplete, detail -------------------------------------------------------
+
+
+def _order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most photos first; on a tie categories, then groups, then classes (the broader first)."""
+    return sorted(rows, key=lambda r: (-r["photos"], RANK[r["kind"]], r["name"].lower()))
+
+
+def listing(session: Session, flt: PhotoFilter, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every class (one row per source, as search.class_counts), group and category with
+    photos in the filter, most photos first. kind: only that kind. While the group rows are
+    stale, groups are left out (each would be counted from photo_class, photo by photo)."""
+    vocab = vocabulary.load()
+    out: list[dict[str, Any]] = []
+    if kind in (None, "class"):
+        for row in search.class_counts(session, flt):
+            entry = vocab.class_entry(row["source"], row["label"])
+            key = entry.key if entry else None
+            out.append({"kind": "class", "key": key, "name": row["label"], "members": 1, **row})
+    wanted = [
+        e
+        for e in vocab.entries.values()
+        if e.kind in ("group", "category") and kind in (None, e.kind)
+    ]
+    if not group_rows.current(session):
+        wanted = [e for e in wanted if e.kind == "category"]
+    found = counts(session, flt, wanted)
+    out += [brief(e, found[e.key]) for e in wanted if found.get(e.key)]
+    return _order(out)
+
+
+def complete(
+    session: Session, flt: PhotoFilter, typed: str, limit: int = 12
+) -> list[dict[str, Any]]:
+    """The autocomplete: entries with a name or synonym that starts with `typed` or has a word
+    that does (atw.core.vocabulary.complete), and the classes of the filtered photos whose
+    label contains it; those with photos in the filter, one per member set ("dog" the group
+    and "Dogs" the category are one), best first: the name itself, names that start with it,
+    then a word that does, then the rest; then most photos (a group before a class that
+    covers as many)."""
+    vocab = vocabulary.load()
+    text = vocabulary.normalise(typed)
+    if not text:
+        return []
+    found = [s.entry for s in vocab.complete(typed, CANDIDATES)]
+    for row in search.complete_classes(search.class_counts(session, flt), typed, CANDIDATES):
+        entry = vocab.class_entry(row["source"], row["label"])
+        if entry is not None:
+            found.append(entry)
+    best: dict[tuple[frozenset[str], frozenset[str]], tuple[tuple[int, int], Entry]] = {}
+    for e in found:
+        members = (frozenset(e.members["imagenet"]), frozenset(e.members["coco"]))
+        rank = (_text_rank(e, text), len(e.name))
+        if members not in best or rank < best[members][0]:
+            best[members] = (rank, e)
+    picked = sorted(best.values(), key=lambda x: x[0])[:CANDIDATES]
+    n = counts(session, flt, [e for _, e in picked])
+    rows = [
+        (rank[0], {**brief(e, n[e.key]), "sources": _sources(e)})
+        for rank, e in picked
+        if n[e.key] > 0
+    ]
+    rows.sort(key=lambda x: (x[0], -x[1]["photos"], RANK[x[1]["kind"]], x[1]["name"].lower()))
+    return [row for _, row in rows[:limit]]
+
+
+CANDIDATES = 40  # entries counted for one autocomplete answer
+
+
+def _text_rank(entry: Entry, text: str) -> int:
+    """0: a name or synonym is the text; 1: one starts with it; 2: a word of one does; 3: one
+    contains it."""
+    names = [vocabulary.normalise(n) for n in (entry.name, *entry.lemmas)]
+    if text in names:
+        return 0
+    if any(n.startswith(text) for n in names):
+        return 1
+    if any(f" {text}" in n for n in names):
+        return 2
+    return 3
+
+
+def suggestions(word: str) -> list[str]:
+    """Known names close to an unknown word (or the top-level categories)."""
+    return [s.word for s in vocabulary.suggest(word)]
+
+
+def _sources(entry: Entry) -> list[str]:
+    return [s for s in ("imagenet", "coco") if entry.members[s]]
+
+
+def detail(session: Session, flt: PhotoFilter, word: str) -> dict[str, Any] | None:
+    """One entry (the best the word names) with its member classes, parents and children
+    (each counted in the filter), and the other entries the word names. None if none."""
+    found = words.entries(word)
+    if not found:
+        return None
+    vocab = vocabulary.load()
+    entry, others = found[0], found[1:]
+    children = [vocab.entries[k] for k in entry.children]
+    parents = [vocab.entries[k] for k in entry.parents]
+    n = counts(session, flt, [entry, *children])
+    return {
+        **brief(entry, n[entry.key]),
+        "lemmas": list(entry.lemmas),
+        "sources": _sources(entry),
+        "member_classes": {s: list(v) for s, v in entry.members.items()},
+        "parents": [brief(p, -1) | {"photos": None} for p in parents],
+        "children": _order([brief(c, n[c.key]) for c in children]),
+        "others": [brief(o, -1) | {"photos": None} for o in others],
+    }
