@@ -113,7 +113,7 @@ def test_the_path_is_in_utc_order_and_its_length_is_the_trips_distance(world: An
 def test_unknown_trips_are_refused_naming_the_nearest(world: Any) -> None:
     app, _photos, _ = world
     bad = get(app, "/api/photos?trip=2014-10-05", 400)
-    assert bad["parameter"] == "trip"
+    assert bad["parameter"] == "trip" and bad["suggestions"] == ["2014-10-04", "2014-10-16"]
     assert (
         "did you mean 2014-10-04 (Japan, Oct 2014 — Tokyo, Kyoto, Osaka) or 2014-10-16"
         in (bad["message"])

@@ -343,6 +343,7 @@ def find(session: Session, trip_id: str) -> Trip:
         "trip",
         f"trip {trip_id!r} is not a trip of this index{hint} (GET /api/trips lists them)",
         f"no trip {trip_id!r}{hint}",
+        tuple(t.id for t in near),
     )
 
 
