@@ -163,6 +163,7 @@ def orientation(
     rules = {
         "all stored (>=0.20)": (0.2, 0.2),
         ">=0.25 (twin >=0.20)": (0.25, 0.2),
+        ">=0.40 (twin >=0.20, tests/test_labels.py)": (0.4, 0.2),
         ">=0.50 (twin >=0.25)": (0.5, 0.25),
     }
     same = dict.fromkeys(rules, 0)
@@ -224,7 +225,18 @@ def main() -> None:
     ap.add_argument(
         "--yolo-runtime", default="auto", choices=["auto", "file", "fp32", "qdq", "openvino"]
     )
-    ap.add_argument("--rect", action="store_true", help="rectangular input (YOLO_RECT on)")
+    ap.add_argument(
+        "--rect",
+        choices=["on", "off"],
+        default="on",
+        help="rectangular input (YOLO_RECT, on by default) or the square",
+    )
+    ap.add_argument(
+        "--rect-pad",
+        type=float,
+        default=None,
+        help="strides of border around a rectangular input (yolo.RECT_PAD; 0 = the tightest)",
+    )
     ap.add_argument(
         "--calibration",
         default=str(SHARED / "photos" / "exif"),
@@ -255,9 +267,13 @@ def main() -> None:
         "MODELS_DIR": args.models_dir,
         "IMAGENET_RUNTIME": args.runtime,
         "YOLO_RUNTIME": args.yolo_runtime,
-        "YOLO_RECT": args.rect,
+        "YOLO_RECT": args.rect == "on",
         "YOLO_CALIBRATION": args.calibration,
     }
+    if args.rect_pad is not None:
+        from pipelines.labelers import yolo
+
+        yolo.RECT_PAD = args.rect_pad  # measurement only: the weights id does not say it
     specs = registry.resolve(["imagenet", "coco"], config)
     labelers = {spec.stage: registry.load(spec) for spec in specs}
     for spec in specs:

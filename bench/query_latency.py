@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from atw.core.engine import make_engine
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass
-from atw.query import search
+from atw.query import catalog, place_counts, search
 from atw.query.filters import PhotoFilter
 from bench import synthetic_pg
 from bench.synthetic_index import CITIES, DATA_VERSION, build
@@ -36,8 +37,8 @@ OUT = Path(__file__).resolve().parent / "out"
 @dataclass
 class Case:
     name: str
-    filters: Callable[[np.random.Generator], PhotoFilter]
-    kind: str = "search"  # or "classes"
+    filters: Callable[[np.random.Generator], Any]  # a PhotoFilter (complete: and the text)
+    kind: str = "search"  # or "classes", "complete" (the class autocomplete), "places"
 
 
 def random_day(rng: np.random.Generator) -> date:
@@ -47,6 +48,19 @@ def random_day(rng: np.random.Generator) -> date:
 def city(rng: np.random.Generator, top: int = 10) -> tuple[float, float]:
     c = CITIES[int(rng.integers(0, top))]
     return c[1], c[2]
+
+
+# Class groups: everyday words of groups (dog ≈ 120 classes), the top-level categories, and
+# what people start typing.
+GROUP_WORDS = ("dog", "bird", "car", "boat", "food", "flower", "building")
+CATEGORY_WORDS = ("animals", "food", "vehicles", "buildings", "clothing", "home", "sport")
+TYPED = ("do", "bi", "ca", "foo", "bea", "sea", "mou", "veh", "dr", "s")
+
+
+# Countries and towns of the synthetic photos (bench/synthetic_index.py CITIES, placed by the
+# gazetteer): the place filters pick among them.
+COUNTRIES = ("PT", "FR", "US", "JP", "AU", "NZ", "FJ", "NO", "IS", "ZA")
+TOWNS = ("Lisbon", "Paris", "Tokyo", "Sydney", "Auckland", "Porto", "Madrid", "Berlin")
 
 
 def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case]:
@@ -124,7 +138,71 @@ def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case
         la, lo = city(r, top=20)
         return PhotoFilter(lat=la, lon=lo, radius_km=20.0)
 
+    # Places (issue 13): country and place filters, GET /api/places.
+    def country(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(country=(COUNTRIES[int(r.integers(0, len(COUNTRIES)))],))
+
+    def countries(r: np.random.Generator) -> PhotoFilter:
+        picked = r.choice(len(COUNTRIES), 2, replace=False)
+        return PhotoFilter(country=tuple(COUNTRIES[int(i)] for i in picked))
+
+    def town(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(place=TOWNS[int(r.integers(0, len(TOWNS)))])
+
+    def country_year(r: np.random.Generator) -> PhotoFilter:
+        d = random_day(r)
+        return replace(country(r), start=d, end=d + timedelta(days=365))
+
+    def country_class(r: np.random.Generator) -> PhotoFilter:
+        lb = mid[int(r.integers(0, 10))]  # a 1–5 % ImageNet class (not a group)
+        return replace(country(r), classes=(lb,), min_score=0.2)
+
+    # Class groups (issue 14): WordNet groups and categories through photo_group.
+    def dog(r: np.random.Generator) -> PhotoFilter:
+        return PhotoFilter(classes=("dog",), min_score=float(r.choice([0.1, 0.3, 0.5])))
+
+    def category(r: np.random.Generator) -> PhotoFilter:
+        word = CATEGORY_WORDS[int(r.integers(0, len(CATEGORY_WORDS)))]
+        return PhotoFilter(classes=(word,), min_score=float(r.choice([0.0, 0.2, 0.5])) or None)
+
+    def group_date_radius(r: np.random.Generator) -> PhotoFilter:
+        return replace(date_class_radius(r), classes=(GROUP_WORDS[int(r.integers(0, 4))],))
+
+    def group_year(r: np.random.Generator) -> PhotoFilter:
+        d = random_day(r)
+        word = GROUP_WORDS[int(r.integers(0, len(GROUP_WORDS)))]
+        return PhotoFilter(classes=(word,), start=d, end=d + timedelta(days=365))
+
+    def group_and_class(r: np.random.Generator) -> PhotoFilter:
+        a = GROUP_WORDS[int(r.integers(0, len(GROUP_WORDS)))]
+        return PhotoFilter(classes=(a, mid[int(r.integers(0, len(mid)))]), match="all")
+
+    def complete(r: np.random.Generator) -> tuple[PhotoFilter, str]:
+        return PhotoFilter(), TYPED[int(r.integers(0, len(TYPED)))]
+
+    def complete_year(r: np.random.Generator) -> tuple[PhotoFilter, str]:
+        d = random_day(r)
+        flt = PhotoFilter(start=d, end=d + timedelta(days=365))
+        return flt, TYPED[int(r.integers(0, len(TYPED)))]
+
     return [
+        Case("group: dog (119 classes) ≥ threshold", dog),
+        Case("group: a category ≥ threshold", category),
+        Case("group + date (1 y) + radius 50 km", group_date_radius),
+        Case("autocomplete, no filter", complete, "complete"),
+        Case("autocomplete, 1 year", complete_year, "complete"),
+        Case("extra: group + 1 year", group_year),
+        Case("extra: group and a 1–5 % class, all", group_and_class),
+        Case("places: country (top-10)", country),
+        Case("places: two countries", countries),
+        Case("places: place (a town and its districts)", town),
+        Case("places: place, oldest first", lambda r: replace(town(r), sort="oldest")),
+        Case("places: country + 1 year", country_year),
+        Case("places: country + class", country_class),
+        Case("places: /api/places, no filter", grid, "places"),
+        Case("places: /api/places, 1 month", picker_month, "places"),
+        Case("places: /api/places, one country", country, "places"),
+        Case("places: /api/places, radius 20 km", picker_radius, "places"),
         Case("date range (1 week – 1 year)", date_range),
         Case("one class ≥ threshold", one_class),
         Case("two classes, all (1–5 % + frequent)", two_all),
@@ -144,9 +222,14 @@ def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case
     ]
 
 
-def run_case(session: Session, case: Case, flt: PhotoFilter) -> int:
+def run_case(session: Session, case: Case, flt: Any) -> int:
     if case.kind == "classes":
         return len(search.class_counts(session, flt))
+    if case.kind == "complete":
+        return len(catalog.complete(session, *flt))
+    if case.kind == "places":
+        found = place_counts.place_counts(session, flt, limit=1000)
+        return sum(c["photos"] for c in found["countries"]) + found["no_country"]
     return search.search(session, flt, 1, 100).total
 
 

@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import Column, MetaData, Table, create_engine, event, insert, select
 from sqlalchemy.engine import Engine
 
+from atw.core import gazetteer, group_rows, vocabulary
 from atw.core.derived import count_deltas, geo_columns, photo_class_rows
+from atw.core.group_schema import GroupCount, PhotoGroup
+from atw.core.localtime import photo_time
 from atw.core.schema import Base, ClassCount, Detection, Label, Meta, Photo, PhotoClass, PhotoPath
-from tests.shared_data import SHARED
 
-IMAGENET_NAMES = SHARED / "models" / "imagenet_labels.txt"
-DATA_VERSION = "1"  # bump when the generator changes, so cached files are rebuilt
+DATA_VERSION = "3"  # bump when the generator changes, so cached files are rebuilt
+# 2: places (the gazetteer's, as the places stage stores them) and capture instants (sort_time)
+# 3: the ImageNet names the classifier stores (the vocabulary's), class-group rows (issue 14)
 
 # The 80 COCO classes (underscores stand for spaces).
 _COCO_NAMES = (
@@ -59,16 +62,9 @@ CITIES = [
 
 
 def imagenet_names() -> list[str]:
-    if IMAGENET_NAMES.is_file():
-        lines = IMAGENET_NAMES.read_text().splitlines()[1:]
-        names = [ln.split(",")[0].strip() for ln in lines]
-        seen: Counter[str] = Counter()
-        out = []
-        for nm in names:  # a few first names repeat (e.g. "crane"): keep them distinct
-            seen[nm] += 1
-            out.append(nm if seen[nm] == 1 else f"{nm} {seen[nm]}")
-        return out
-    return [f"class {i:03d}" for i in range(1000)]
+    """The 1000 ImageNet class names as the classifier stores them (torchvision's, which the
+    vocabulary's groups are built on)."""
+    return list(vocabulary.load().labels["imagenet"])
 
 
 def city_centres(rng: np.random.Generator, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
@@ -125,6 +121,51 @@ def imagenet_scores(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.round(np.maximum(raw, 0.02), 4)
 
 
+HOME_ZONE = "Europe/Lisbon"  # the camera's zone for photos without a position
+
+
+def place_and_time(
+    rng: np.random.Generator,
+    taken: list[datetime],
+    lat: np.ndarray,
+    lon: np.ndarray,
+    estimated: np.ndarray,
+) -> list[dict[str, Any]]:
+    """The place columns (the gazetteer's answer for each position, as pipelines/places.py
+    stores it) and the time columns (localtime.photo_time) of a chunk: a photo with a position
+    has its zone's offset, written by the camera (source "exif") for half of them, found from
+    the zone for the rest; of those without, a third have their camera's offset (HOME_ZONE),
+    the others none (sort_time = the wall clock); estimated times have the file's offset."""
+    places = gazetteer.reverse_many(lat, lon)
+    written = rng.random(len(taken)) < 0.5
+    home = rng.random(len(taken)) < 1 / 3
+    out = []
+    for i, (t, pl) in enumerate(zip(taken, places, strict=True)):
+        zone = pl.time_zone if pl is not None else (HOME_ZONE if home[i] else None)
+        if estimated[i]:
+            file_off = photo_time(t, time_zone=HOME_ZONE)["utc_offset"]
+            times = photo_time(t, estimated=True, file_offset=file_off)
+        else:
+            times = photo_time(t, time_zone=zone)
+            if times["offset_source"] == "zone" and (pl is None or written[i]):
+                times["offset_source"] = "exif"
+        out.append(
+            {
+                **times,
+                "exif_offset": times["utc_offset"] if times["offset_source"] == "exif" else None,
+                "gps_at": None,
+                "time_zone": pl.time_zone if pl is not None else None,
+                "country_code": pl.country_code if pl is not None else None,
+                "region": pl.region if pl is not None else None,
+                "place": pl.name if pl is not None else None,
+                "place_km": pl.distance_km if pl is not None else None,
+                "at_sea": bool(pl is not None and pl.at_sea),
+                "near": pl.near if pl is not None else None,
+            }
+        )
+    return out
+
+
 def chunk_rows(
     rng: np.random.Generator, first_id: int, n: int, inet: list[str], inet_w: np.ndarray
 ) -> dict[str, list[dict[str, Any]]]:
@@ -134,6 +175,9 @@ def chunk_rows(
     secs = rng.integers(0, span, n)
     estimated = rng.random(n) < 0.03
     lat, lon = gen_positions(rng, n)
+    # Places and instants from a generator of their own: the rest of the data stays as it was.
+    takens = [t0 + timedelta(seconds=int(x)) for x in secs]
+    where = place_and_time(np.random.default_rng(first_id), takens, lat, lon, estimated)
     cams = [
         ("Apple", "iPhone 12"),
         ("Apple", "iPhone 8"),
@@ -160,6 +204,7 @@ def chunk_rows(
         "label": [],
         "detection": [],
         "summary": [],
+        "group": [],
     }
     for i in range(n):
         pid = int(ids[i])
@@ -177,7 +222,6 @@ def chunk_rows(
                 "height": 3024,
                 "orientation": 1,
                 "taken_at": taken,
-                "utc_offset": None,
                 "time_estimated": bool(estimated[i]),
                 "lat": la,
                 "lon": lo,
@@ -191,6 +235,7 @@ def chunk_rows(
                 "first_run_id": None,
                 "listed": not unlisted[i],
                 **geo_columns(la, lo),
+                **where[i],
             }
         )
         if not unlisted[i]:
@@ -237,9 +282,12 @@ def chunk_rows(
                     "taken_at": taken,
                 }
             )
-        if not unlisted[i]:  # the same pure derivation the writer uses
-            out["summary"] += photo_class_rows(pid, taken, "imagenet", inet_items)
-            out["summary"] += photo_class_rows(pid, taken, "coco", coco_items)
+        if not unlisted[i]:  # the same pure derivations the writer uses
+            st = where[i]["sort_time"]
+            summary = photo_class_rows(pid, taken, "imagenet", inet_items, st)
+            summary += photo_class_rows(pid, taken, "coco", coco_items, st)
+            out["summary"] += summary
+            out["group"] += group_rows.rows_of(pid, taken, summary)
     return out
 
 
@@ -284,12 +332,20 @@ def build(path: Path, n: int, seed: int) -> float:
         "detection": Detection.__table__,
         "summary": PhotoClass.__table__,
     }
+    # Group rows go to a plain table first, then into photo_group in key order (one pass).
+    staging = Table(
+        "group_staging", MetaData(), *(Column(c.name, c.type) for c in PhotoGroup.__table__.c)
+    )
+    staging.create(engine)
+    group_counts: Counter[tuple[int, str, int]] = Counter()
     for first in range(1, n + 1, step):
         rows = chunk_rows(rng, first, min(step, n + 1 - first), inet, inet_w)
         counts.update(count_deltas(rows["summary"]))
+        group_counts.update(group_rows.count_deltas(rows["group"]))
         with engine.begin() as conn:
             for key, table in tables.items():
                 conn.execute(insert(table), rows[key])
+            conn.execute(insert(staging), rows["group"])
         done = min(n, first + step - 1)
         print(f"\r  {done:,} photos  {time.perf_counter() - t:6.1f} s", end="", flush=True)
     print()
@@ -302,6 +358,22 @@ def build(path: Path, n: int, seed: int) -> float:
             ],
         )
         conn.execute(insert(Meta.__table__), [{"key": "schema_version", "value": "bench"}])
+        t_ix = time.perf_counter()
+        order = [staging.c.grp, staging.c.taken_at, staging.c.photo_id]
+        cols = list(staging.c)
+        conn.execute(insert(PhotoGroup).from_select(cols, select(staging).order_by(*order)))
+        staging.drop(conn)
+        conn.execute(
+            insert(GroupCount.__table__),
+            [
+                {"grp": g, "source": s, "bucket": b, "photos": c}
+                for (g, s, b), c in sorted(group_counts.items())
+                if c
+            ],
+        )
+        meta = {"key": group_rows.META_KEY, "value": group_rows.provenance()}
+        conn.execute(insert(Meta.__table__), [meta])
+        print(f"  photo_group (sorted in): {time.perf_counter() - t_ix:.1f} s", flush=True)
         for ix in indexes:
             t_ix = time.perf_counter()
             ix.create(conn)

@@ -1,32 +1,41 @@
-"""An index run: scan roots, decide what needs work, fan out to workers, write in batches."""
+"""An index run: scan roots, decide what needs work, fan out to workers, write in batches.
+
+A run that has many new files works in two phases (INDEX_TWO_PHASE): first every new file is
+read once for its metadata and thumbnail (workers without models, JPEGs decoded at the
+thumbnail's draft size) and listed, then the places stage places them, then the labelling phase
+decodes them again at the models' size and labels them; the dashboard shows every photo, with
+its date and place, long before labelling ends. Between and inside the phases the index is whole:
+a killed run's next run lists what was not listed and labels what has no labels (StageDone)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from atw.core import clock, dialect
+from atw.core import clock, media
 from atw.core.engine import create_schema, make_engine
 from atw.core.locks import RunLock, run_lock
-from atw.core.media import temp_alive
-from atw.core.schema import IndexRun, PhotoPath, Quarantine, StageDone
-from pipelines import places, scan
+from atw.core.schema import IndexRun
+from pipelines import places, planning, scan
 from pipelines.labelers.base import LabelerSpec
+from pipelines.planning import mark_missing as _mark_missing
 from pipelines.pool import Pool
-from pipelines.worker import Task, WorkerConfig
+from pipelines.worker import Result, Task, WorkerConfig
 from pipelines.writer import Writer, now
 
-LOOKUP_CHUNK = 500
+# A pool of workers over a config for n of them (pipelines.pool.Pool, pipelines.raypool.RayPool).
+OpenPool = Callable[[WorkerConfig, int], Any]
 
 
 @dataclass
@@ -47,6 +56,12 @@ class RunSummary:
     # Wall time of the processing alone: from the workers being ready to the last write.
     work_seconds: float = 0.0
     processed: int = 0
+    # Two-phase runs (INDEX_TWO_PHASE): photos listed and labelled, each phase's wall time.
+    phases: int = 1
+    listed: int = 0
+    labelled: int = 0
+    listing_seconds: float = 0.0
+    labelling_seconds: float = 0.0
     # The places stage (pipelines/places.py): photos it placed and re-timed, and its seconds.
     placed: int = 0
     places_seconds: float = 0.0
@@ -55,14 +70,25 @@ class RunSummary:
 
     def line(self) -> str:
         rate = self.processed / self.seconds if self.seconds else 0.0
+        two = ""
+        if self.phases == 2:
+            two = (
+                f"two phases: {self.listed} listed in {self.listing_seconds:.1f} s "
+                f"({_rate(self.listed, self.listing_seconds)}), {self.labelled} labelled in "
+                f"{self.labelling_seconds:.1f} s ({_rate(self.labelled, self.labelling_seconds)}); "
+            )
         return (
             f"{self.seen} files: {self.indexed} indexed, {self.new_paths} new paths of known "
             f"photos, {self.unchanged} unchanged, {self.relabelled} re-labelled, "
             f"{self.quarantined + self.still_quarantined} quarantined "
             f"({self.quarantined} this run), {self.missing} newly missing, "
-            f"{self.placed} placed; "
+            f"{self.placed} placed; {two}"
             f"{self.seconds:.1f} s, {rate:.1f} photos/s"
         )
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:.1f} photos/s" if seconds else "-"
 
 
 def resolve_stages(config: Mapping[str, Any]) -> list[LabelerSpec]:
@@ -83,13 +109,16 @@ def run_index(
     progress: bool = True,
     specs: list[LabelerSpec] | None = None,
     source: str = "scan",
+    on_listed: Callable[[], None] | None = None,
 ) -> RunSummary:
     """Index `roots` incrementally into config["DATABASE_URL"]; returns the summary.
 
     Unchanged files (same size and mtime) are not read; new or changed files are hashed, and a
     hash already indexed only gains a path; labels are (re)computed when a stage's model differs
     from the configured one, or for the stages named in `relabel`. New photos get Photo.source
-    = `source` ("upload" when the background upload indexer runs over <instance>/uploads)."""
+    = `source` ("upload" when the background upload indexer runs over <instance>/uploads).
+    A two-phase run calls `on_listed` between its phases, when every file is listed and placed
+    (tests pause there)."""
     specs = resolve_stages(config) if specs is None else specs
     relabel = set(relabel)
     root_list = [scan.norm_root(r) for r in roots]
@@ -132,21 +161,26 @@ def run_index(
         run_id = run.id
     summary = RunSummary(run_id=run_id, roots=root_list)
     writer = Writer(session, run_id, source=source)
-    exclude = (os.path.abspath(config["INSTANCE_PATH"]),)
     t0 = time.monotonic()
     status, error = "failed", None
     try:
-        tasks, seen = _plan(session, writer, root_list, exclude, specs, relabel, summary, progress)
-        summary.processed = len(tasks)
-        if tasks:
-            _process(config, specs, tasks, writer, summary, progress)
+        bar = _bar(progress, desc="scanning", unit=" files", total=None)
+        exclude = planning.exclude_instance(config["INSTANCE_PATH"])
+        found = planning.plan(session, writer, root_list, exclude, specs, relabel, bar)
+        if bar is not None:
+            bar.close()
+        summary.seen, summary.unchanged = found.files, found.unchanged
+        summary.still_quarantined = found.still_quarantined
+        summary.processed = len(found.tasks)
+        placed = False
+        if found.tasks:
+            placed = _work(
+                session, config, specs, found, writer, summary, progress, relabel, on_listed
+            )
         # Places of the photos just written and of known ones under the roots whose places
         # are missing or stale: from the index alone, no file read again.
-        bar = partial(_bar, True, desc="places", unit=" photos") if progress else None
-        redo = places.STAGE in relabel
-        done = places.run_places(session, _under_any(root_list, session), redo=redo, bar=bar)
-        summary.placed, summary.places_seconds = done.photos, done.seconds
-        summary.missing = _mark_missing(session, root_list, seen)
+        _places(session, root_list, summary, progress, places.STAGE in relabel and not placed)
+        summary.missing = _mark_missing(session, root_list, found.seen)
         status = "completed"
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -154,7 +188,7 @@ def run_index(
     finally:
         session.rollback()  # a failure inside a transaction must not hide the run's record
         summary.seconds = time.monotonic() - t0
-        for key in ("indexed", "new_paths", "unchanged", "relabelled", "quarantined"):
+        for key in ("indexed", "new_paths", "unchanged", "relabelled", "quarantined", "labelled"):
             setattr(summary, key, getattr(summary, key) + writer.counts[key])
         with session.begin():
             session.execute(
@@ -189,140 +223,76 @@ def _remove_partial_thumbnails(thumbs_dir: str, lock: RunLock) -> None:
     other roots may be writing now) only those of processes that are gone (atw.core.media
     names them .tmp-<pid>-…)."""
     for tmp in Path(thumbs_dir).glob("*/.tmp-*"):
-        if lock.whole_instance or not temp_alive(tmp):
+        if lock.whole_instance or not media.temp_alive(tmp):
             tmp.unlink(missing_ok=True)
 
 
-def _plan(
+def two_phase(config: Mapping[str, Any], found: planning.Plan, specs: list[LabelerSpec]) -> bool:
+    """Whether a run lists every new file before it labels any (INDEX_TWO_PHASE): `always`,
+    `never`, or `auto`: when it labels and has more than INDEX_TWO_PHASE_MIN new files."""
+    mode = str(config.get("INDEX_TWO_PHASE") or "auto").lower()
+    new = found.new_files()
+    if not specs or not new or mode == "never":
+        return False
+    return mode == "always" or new > int(config.get("INDEX_TWO_PHASE_MIN") or 0)
+
+
+def _work(
     session: Session,
-    writer: Writer,
-    roots: list[str],
-    exclude: tuple[str, ...],
+    config: Mapping[str, Any],
     specs: list[LabelerSpec],
-    relabel: set[str],
+    found: planning.Plan,
+    writer: Writer,
     summary: RunSummary,
     progress: bool,
-) -> tuple[deque[Task], set[str]]:
-    """Scan the roots: which files need work (new, changed, stale labels), and which were seen."""
-    tasks: deque[Task] = deque()
-    seen: set[str] = set()
-    queued: set[str] = set()
-    bar = _bar(progress, desc="scanning", unit=" files", total=None)
-    chunk: list[scan.FileEntry] = []
-
-    def flush() -> None:
-        paths = [e.path for e in chunk]
-        known = {
-            p.path: p for p in session.scalars(select(PhotoPath).where(PhotoPath.path.in_(paths)))
-        }
-        quarantined = {
-            q.path: q for q in session.scalars(select(Quarantine).where(Quarantine.path.in_(paths)))
-        }
-        back: list[str] = []
-        for e in chunk:
-            p, q = known.get(e.path), quarantined.get(e.path)
-            if p is not None and p.size == e.size and p.mtime_ns == e.mtime_ns and q is None:
-                summary.unchanged += 1
-                if p.missing_since is not None:
-                    back.append(e.path)
-            elif q is not None and q.size == e.size and q.mtime_ns == e.mtime_ns:
-                summary.still_quarantined += 1
-            else:
-                tasks.append(Task(e.path, e.root, e.size, e.mtime_ns))
-                queued.add(e.path)
-        session.rollback()
-        if back:  # files that had gone missing are back
-            with session.begin():
-                session.execute(
-                    update(PhotoPath).where(PhotoPath.path.in_(back)).values(missing_since=None)
-                )
-        chunk.clear()
-
-    for root in roots:
-        for item in scan.walk(root, exclude):
-            if isinstance(item, scan.ScanProblem):
-                writer.quarantine_problem(item.path, item.root, item.reason)
-                seen.add(item.path)
-                continue
-            seen.add(item.path)
-            summary.seen += 1
-            chunk.append(item)
-            if len(chunk) >= LOOKUP_CHUNK:
-                flush()
-            if bar is not None:
-                bar.update()
-    if chunk:
-        flush()
-    if bar is not None:
-        bar.close()
-    if specs:
-        _plan_relabel(session, roots, specs, relabel, queued, tasks)
-    return tasks, seen
-
-
-def _plan_relabel(
-    session: Session,
-    roots: list[str],
-    specs: list[LabelerSpec],
     relabel: set[str],
-    queued: set[str],
-    tasks: deque[Task],
-) -> None:
-    """Queue known photos under the roots whose labels are missing or from another model."""
-    stale_by_photo: dict[int, list[str]] = {}
-    for spec in specs:
-        done = select(StageDone.photo_id).where(
-            StageDone.stage == spec.stage,
-            StageDone.model == spec.model,
-            StageDone.weights_id == spec.weights_id,
-        )
-        q = (
-            select(PhotoPath.photo_id)
-            .where(PhotoPath.missing_since.is_(None), _under_any(roots, session))
-            .distinct()
-        )
-        if spec.stage not in relabel:
-            q = q.where(PhotoPath.photo_id.not_in(done))
-        for pid in session.scalars(q):
-            stale_by_photo.setdefault(pid, []).append(spec.stage)
-    session.rollback()
-    if not stale_by_photo:
+    on_listed: Callable[[], None] | None,
+) -> bool:
+    """Read the files the scan found and label the photos, in one pass or in two phases (list
+    everything, place it, then label); True when the places are done already."""
+    roots = summary.roots
+    with _engine(config) as open_pool:
+        if not two_phase(config, found, specs):
+            _process(config, specs, found.tasks, writer, summary, progress, open_pool, "indexing")
+            return False
+        summary.phases, t = 2, time.monotonic()
+        first = deque(t for t in found.tasks if t.photo_id is None)
+        _process(config, [], first, writer, summary, progress, open_pool, "1/2 listing")
+        _places(session, roots, summary, progress, places.STAGE in relabel)
+        summary.listed, summary.listing_seconds = writer.counts["indexed"], time.monotonic() - t
+        if on_listed is not None:
+            on_listed()
+        t = time.monotonic()
+        second = deque(planning.relabel_tasks(session, roots, specs, relabel))
+        summary.processed = len(first) + len(second)
+        _process(config, specs, second, writer, summary, progress, open_pool, "2/2 labelling")
+        summary.labelling_seconds = time.monotonic() - t
+        return True
+
+
+@contextlib.contextmanager
+def _engine(config: Mapping[str, Any]) -> Iterator[OpenPool]:
+    """The pools of a run's phases (INDEX_ENGINE): local worker processes (INDEX_WORKERS, one
+    per core by default), or Ray actors (pipelines/raypool.py), one Ray session for the run."""
+    timeout = float(config["FILE_TIMEOUT"])
+    workers = int(config.get("INDEX_WORKERS") or 0)
+    if str(config.get("INDEX_ENGINE") or "local").lower() != "ray":
+        yield lambda cfg, n: Pool(min(workers or os.cpu_count() or 1, n), cfg, timeout)
         return
-    ids = list(stale_by_photo)
-    for i in range(0, len(ids), LOOKUP_CHUNK):
-        part = ids[i : i + LOOKUP_CHUNK]
-        first = (
-            select(PhotoPath.photo_id, func.min(PhotoPath.path).label("path"))
-            .where(
-                PhotoPath.photo_id.in_(part),
-                PhotoPath.missing_since.is_(None),
-                _under_any(roots, session),
-            )
-            .group_by(PhotoPath.photo_id)
-        )
-        rows = session.execute(first).all()
-        paths = {r.path: r.photo_id for r in rows}
-        for p in session.scalars(select(PhotoPath).where(PhotoPath.path.in_(list(paths)))):
-            if p.path in queued:
-                continue
-            tasks.append(
-                Task(
-                    p.path,
-                    p.root,
-                    p.size,
-                    p.mtime_ns,
-                    p.photo_id,
-                    tuple(stale_by_photo[p.photo_id]),
-                )
-            )
-    session.rollback()
+    from pipelines.raypool import RaySession
+
+    address, gpus = str(config.get("RAY_ADDRESS") or ""), float(config.get("RAY_GPUS") or 0)
+    with RaySession(address, gpus) as ray:
+        yield lambda cfg, n: ray.pool(workers, cfg, timeout)
 
 
-def _under_any(roots: list[str], session: Session) -> Any:
-    """Paths that are one of the roots or inside one: atw.core.dialect.path_under, the one exact,
-    case-sensitive prefix test (SQL LIKE ignores case: /photos/Trip would take in /photos/trip)."""
-    name = session.get_bind().dialect.name
-    return or_(*(dialect.path_under(PhotoPath.path, r, name) for r in roots))
+def _places(
+    session: Session, roots: list[str], summary: RunSummary, progress: bool, redo: bool
+) -> None:
+    bar = partial(_bar, True, desc="places", unit=" photos") if progress else None
+    done = places.run_places(session, planning.under_any(roots, session), redo=redo, bar=bar)
+    summary.placed += done.photos
+    summary.places_seconds += done.seconds
 
 
 def _process(
@@ -332,7 +302,13 @@ def _process(
     writer: Writer,
     summary: RunSummary,
     progress: bool,
+    open_pool: OpenPool,
+    desc: str,
 ) -> None:
+    """Tasks through a pool (labelled by `specs`), results written in batches of
+    INDEX_BATCH_SIZE (or every 5 s), a progress bar with photos/s and the time left."""
+    if not tasks:
+        return
     cfg = WorkerConfig(
         database_url=config["DATABASE_URL"],
         thumbs_dir=config["THUMBS_DIR"],
@@ -343,50 +319,38 @@ def _process(
         specs=tuple(specs),
         file_time_zone=config["FILE_TIME_ZONE"],
     )
-    workers = int(config.get("INDEX_WORKERS") or 0) or (os.cpu_count() or 1)
-    workers = min(workers, len(tasks))
     batch_size = int(config["INDEX_BATCH_SIZE"])
-    bar = _bar(progress, desc="indexing", unit=" photos", total=len(tasks))
-    batch = []
+    bar = _bar(progress, desc=desc, unit=" photos", total=len(tasks))
+    batch: list[Result] = []
     last_write = time.monotonic()
-    with Pool(workers, cfg, float(config["FILE_TIMEOUT"])) as pool:
+    with open_pool(cfg, len(tasks)) as pool:
         started = time.monotonic()
         for result in pool.run(tasks):
             batch.append(result)
             for k, v in result.seconds.items():
                 summary.stage_seconds[k] = summary.stage_seconds.get(k, 0.0) + v
             if len(batch) >= batch_size or time.monotonic() - last_write > 5:
-                writer.write_batch(batch)
+                _write(writer, batch, cfg.thumbs_dir)
                 batch, last_write = [], time.monotonic()
             if bar is not None:
                 bar.update()
         if batch:
-            writer.write_batch(batch)
-        summary.work_seconds = time.monotonic() - started
+            _write(writer, batch, cfg.thumbs_dir)
+        summary.work_seconds += time.monotonic() - started
     if bar is not None:
         bar.close()
 
 
-def _mark_missing(session: Session, roots: list[str], seen: set[str]) -> int:
-    """Paths under the scanned roots that were not found this time are marked missing."""
-    gone: list[int] = []
-    for p in session.execute(
-        select(PhotoPath.id, PhotoPath.path).where(
-            PhotoPath.missing_since.is_(None), _under_any(roots, session)
-        )
-    ):
-        if p.path not in seen:
-            gone.append(p.id)
-    session.rollback()
-    if gone:
-        with session.begin():
-            for i in range(0, len(gone), LOOKUP_CHUNK):
-                session.execute(
-                    update(PhotoPath)
-                    .where(PhotoPath.id.in_(gone[i : i + LOOKUP_CHUNK]))
-                    .values(missing_since=now())
-                )
-    return len(gone)
+def _write(writer: Writer, batch: list[Result], thumbs_dir: str) -> None:
+    """Thumbnails sent back by the workers (the Ray engine's) first, then the batch's rows: a
+    photo row never points to a thumbnail not yet written."""
+    for r in batch:
+        if r.thumbnail is not None and r.sha256 is not None:
+            path = media.thumb_path(thumbs_dir, r.sha256)
+            if not path.exists():
+                media.write_atomic(path, r.thumbnail)
+            r.thumbnail = None
+    writer.write_batch(batch)
 
 
 def _bar(progress: bool, **kw: Any) -> Any:

@@ -30,6 +30,9 @@ class WorkerConfig:
     # The zone a file's modification time is read in when a photo has no EXIF date: an IANA
     # name, or "local" (this machine's zone); the run resolves FILE_TIME_ZONE into it.
     file_time_zone: str = "local"
+    # Thumbnails go back in the Result (Result.thumbnail) and the run writes them, instead of
+    # the worker writing into thumbs_dir: the Ray engine's workers may run on other machines.
+    thumbs_inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class Result:
     stages: list[StageResult] = field(default_factory=list)
     reason: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    thumbnail: bytes | None = None  # the JPEG, when WorkerConfig.thumbs_inline
 
 
 class Worker:
@@ -158,9 +162,12 @@ class Worker:
         res.seconds["decode"] = time.perf_counter() - t
         t = time.perf_counter()
         thumb = media.thumb_path(self.cfg.thumbs_dir, res.sha256)
-        if not thumb.exists():
+        if not thumb.exists():  # (a Ray worker on another machine sees no thumbnail there)
             data_jpeg = media.thumbnail_bytes(upright, self.cfg.thumb_size, self.cfg.thumb_quality)
-            media.write_atomic(thumb, data_jpeg)
+            if self.cfg.thumbs_inline:
+                res.thumbnail = data_jpeg
+            else:
+                media.write_atomic(thumb, data_jpeg)
         res.seconds["thumbnail"] = time.perf_counter() - t
         for stage in stages:
             labeler = self.labelers.get(stage)

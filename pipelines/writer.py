@@ -145,8 +145,8 @@ class Writer:
                 if created:
                     photo.previous_version_id = path.photo_id
                 self.counts["indexed" if created else "new_paths"] += 1
-            elif r.kind == "labels":
-                self.counts["relabelled"] += 1
+            elif r.kind == "labels":  # labels of a photo this run listed: its second phase
+                self.counts["labelled" if photo.first_run_id == self.run_id else "relabelled"] += 1
             else:
                 self.counts["unchanged"] += 1
             path.photo_id, path.size, path.mtime_ns = photo.id, r.size, r.mtime_ns

@@ -117,8 +117,9 @@ def test_per_class_monthly_counts_equal_the_apis_photos(charts_world, q):
     # The picker's classes and counts: every class of the filtered photos, the filter's first.
     picked = [(c["label"], c["photos"]) for c in data["pickable"]]
     assert picked == [(c, totals[c]) for c in ranked[:30]]
-    # Nothing picked: the filter's classes, else the top 8 classes over time, counted as above.
-    r = app.test_client().get(f"/charts.json?{q}&period=month")
+    # Nothing picked, by classes: the filter's classes, else the top 8 classes over time,
+    # counted as above (by categories, the default: tests/test_groups_charts.py).
+    r = app.test_client().get(f"/charts.json?{q}&period=month&by=classes")
     default = r.get_json()
     assert default["shown"] == (named or ranked[:8])
     got_default = Counter(
@@ -179,14 +180,14 @@ def test_estimated_dates_are_counted_and_charted_only_when_asked(charts_world):
     photos = api_photos(app, "")["photos"]
     estimated = [p for p in photos if p["time_estimated"]]
     assert sorted(p["taken_at"][:10] for p in estimated) == ["2014-06-15", "2014-08-15"]
-    default = c.get("/charts.json").get_json()
+    default = c.get("/charts.json?by=classes").get_json()  # by categories: test_groups_charts
     assert default["estimated"] == 2 and not default["with_estimated"]
     days = _traces(default, "capture_time")
     assert list(days) == ["capture date"]
     assert "2014-08-15" not in days["capture date"]  # est_aug alone on that day
     assert days["capture date"]["2014-06-15"] == 1  # a dated photo; est_jun is left out
     assert default["photos"] == len(photos) - 2
-    shown = c.get("/charts.json?with_estimated=1").get_json()
+    shown = c.get("/charts.json?by=classes&with_estimated=1").get_json()
     assert shown["with_estimated"] and shown["photos"] == len(photos)
     days = _traces(shown, "capture_time")
     assert days["estimated date (file date)"] == {"2014-06-15": 1, "2014-08-15": 1}
@@ -237,7 +238,7 @@ def test_estimated_dates_never_set_the_range(charts_world):
 def test_the_class_charts_follow_the_filters_classes(charts_world):
     app, _root = charts_world
     c = app.test_client()
-    everything = c.get("/charts.json").get_json()
+    everything = c.get("/charts.json?by=classes").get_json()
     # The two least common classes; their photos have other, more common classes too (which
     # the charts drew instead when they ranked the filtered photos' classes).
     rare = [p["label"] for p in everything["pickable"][-2:]]
@@ -305,6 +306,8 @@ def test_an_empty_result_still_draws(charts_world):
         "photos_per_month",
         "top_classes",
         "capture_time",
+        "countries_over_time",  # where was I when (atw/present/place_charts.py)
+        "photos_per_country",
     }
 
 

@@ -68,7 +68,10 @@ def test_sigkill_at_random_moments_with_labels_equals_uninterrupted_run(
     cmd = [sys.executable, "-m", "flask", "--app", "atw", "index", "--quiet", str(archive)]
     rng = random.Random(SEED)
     kills, moments = 0, []
-    for i in range(KILLS):
+    # PostgreSQL: half as many (its transactions are the server's; this checks the runs' locks
+    # and batches survive a kill there too, at half the suite time)
+    kills_wanted = KILLS if url.startswith("sqlite") else max(5, KILLS // 2)
+    for i in range(kills_wanted):
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -104,7 +107,7 @@ def test_sigkill_at_random_moments_with_labels_equals_uninterrupted_run(
         if photo_count(url) >= PHOTOS:
             break  # finished: nothing left to interrupt
     print(f"\n{kills} kills at {moments}; an uninterrupted run takes {full_seconds:.1f} s")
-    assert kills >= min(KILLS, 5), f"only {kills} kills landed before the index was complete"
+    assert kills >= min(kills_wanted, 5), f"only {kills} kills landed before the index was done"
 
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

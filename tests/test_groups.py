@@ -6,9 +6,10 @@ group rows or the SQL under test."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select, update
@@ -429,3 +430,38 @@ def test_api_class_detail_members_parents_children(gworld):
     assert c.get("/api/classes/kite").get_json()["others"]  # the other sense is listed
     r = c.get("/api/classes/dgo")
     assert r.status_code == 404 and r.get_json()["suggestions"]
+
+
+# --- the charts: classes over time by category ----------------------------------------------
+
+
+@pytest.mark.parametrize("extra", ["", "&min_score=0.5", "&source=coco", "&classes=dog"])
+def test_classes_over_time_stacks_by_category_as_the_filter_counts(gworld, extra):
+    """By default one stack per top-level category; each bar is what the filter with that
+    category gives for the period (dated photos: the charts leave estimated ones out)."""
+    app, _root, _photos = gworld
+    c = app.test_client()
+    data = c.get(f"/charts.json?period=month{extra}").get_json()
+    if "classes=" in extra:  # the filter's own class words are charted, as before
+        assert data["by"] == "classes" and data["shown"] == ["dog"]
+        return
+    assert data["by"] == "categories" and data["shown"]
+    # Each stack is named by a word that gives its category in a filter (a click adds it).
+    keys = [[e.key for e in V.resolve(name)] for name in data["shown"]]
+    assert all(len(k) == 1 and k[0] in V.top_categories for k in keys), keys
+    names = set(data["shown"])
+    traces = {t["name"]: t for t in data["figures"]["classes_over_time"]["data"]}
+    assert list(traces) == data["shown"]
+    totals = []
+    for name, trace in traces.items():
+        for x, y in zip(trace["x"], trace["y"], strict=True):
+            month = date.fromisoformat(x[:10])
+            last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            q = f"classes={quote(name)}&start={month}&end={last}&estimated=exclude{extra}"
+            body = c.get(f"/api/photos?{q}").get_json()
+            assert body.get("total") == y, (name, x, body)
+        totals.append(sum(trace["y"]))
+    assert totals == sorted(totals, reverse=True) and totals[0] > 0  # largest first
+    by_classes = c.get(f"/charts.json?period=month&by=classes{extra}").get_json()
+    assert by_classes["by"] == "classes" and not set(by_classes["shown"]) & names
+    assert c.get("/charts.json?by=colour").status_code == 400

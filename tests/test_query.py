@@ -21,7 +21,7 @@ from atw.core.derived import bucket, class_rows
 from atw.core.engine import create_schema, make_engine
 from atw.core.migrations import SchemaOutdated
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath
-from atw.query import records, search
+from atw.query import records, search, words
 from atw.query.filters import FilterError, PhotoFilter, describe, parse, to_args
 from pipelines.labelers.base import Box
 from pipelines.labelers.base import Label as LabelItem
@@ -87,6 +87,13 @@ class P:
     imagenet: list[tuple[str, float]] = field(default_factory=list)
     coco: list[tuple[str, float]] = field(default_factory=list)
     id: int = 0
+    # The capture instant as the index stored it (taken_at_utc, read back by build_world):
+    # newest/oldest first order by it where there is one, else by the wall-clock time.
+    instant: datetime | None = None
+
+    @property
+    def order_key(self) -> datetime:
+        return self.instant or self.taken_at
 
     @property
     def taken_at(self) -> datetime:
@@ -200,8 +207,10 @@ def build_world(app: Any, root: Path, photos: list[P]) -> None:
     assert summary.indexed == len(photos), summary.errors
     with session_of(app) as s:
         ids = dict(s.execute(select(PhotoPath.path, PhotoPath.photo_id)).all())
+        utc = dict(s.execute(select(Photo.id, Photo.taken_at_utc)).all())
     for p in photos:
         p.id = ids[str(root / p.path_rel)]
+        p.instant = utc[p.id]
     write_labels(app, photos)
 
 
@@ -266,7 +275,15 @@ def reference(photos: list[P], flt: PhotoFilter, root: Path) -> list[int]:
         without = sorted((p for p in hits if not p.gps), key=lambda p: -p.id)
         return [p.id for p in with_gps + without]
     rev = flt.sort == "newest"
-    return [p.id for p in sorted(hits, key=lambda p: (p.taken_at, p.id), reverse=rev)]
+    if not by_instant(flt):
+        return [p.id for p in sorted(hits, key=lambda p: (p.taken_at, p.id), reverse=rev)]
+    return [p.id for p in sorted(hits, key=lambda p: (p.order_key, p.id), reverse=rev)]
+
+
+def by_instant(flt: PhotoFilter) -> bool:
+    """Newest/oldest first follow the capture instant, except for a filter naming a class
+    group: photo_group's rows are keyed by the wall-clock time (atw.query.plan.Query)."""
+    return not any(a.grp is not None for w in flt.classes for a in words.atoms(w))
 
 
 def ref_counts(photos: list[P], flt: PhotoFilter, root: Path) -> list[dict[str, Any]]:
@@ -795,8 +812,8 @@ def test_describe_in_plain_words():
         radius_km=20,
     )
     assert describe(flt) == (  # words are named by what they mean: "beach" is the seashore
-        "seashore, dogs or dog (group) ≥ 0.5, 1 Jun 2014 – 31 Jul 2014, within 20 km of 38.72, "
-        "−9.14"
+        "seashore, dogs or dog (group) ≥ 0.5, 1 Jun 2014 – 31 Jul 2014, within 20 km of Lisbon, "
+        "Portugal"  # the centre by its place (atw.query.placenames; tests/test_places_query.py)
     )
     assert describe(PhotoFilter()) == "all photos"
     assert describe(
@@ -815,7 +832,9 @@ def test_describe_in_plain_words():
         "at least 3 × person (group) (COCO), from 2 Jan 2020, known capture times only, with GPS, "
         "camera Canon, in /p/x"
     )
-    assert describe(PhotoFilter(lat=1.5, lon=2, sort="nearest")).endswith("nearest to 1.5, 2 first")
+    assert describe(PhotoFilter(lat=1.5, lon=2, sort="nearest")).endswith(
+        "nearest to a point at sea, 493 km from Anloga, Ghana first"
+    )
     assert describe(PhotoFilter(classes=("ox", "ant", "alp"), match="all")) == "ox, ant and alp"
 
 

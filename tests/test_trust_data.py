@@ -52,6 +52,7 @@ PLACE_NEEDLES = [
     "-9.1393",
     "9.1393",
     "17.35",
+    "Lisbon",  # the centre and the photos' places by name (issue 13: a name is a position)
 ]
 
 
@@ -152,7 +153,8 @@ def test_private_outputs_name_no_place_folder_or_camera(private_world, tmp_path)
             "nearest to a private place first"
         )
     csv_rows = outputs["GET /export.csv"].decode().splitlines()
-    assert csv_rows[0] == "id,path,taken_at,utc_offset,labels,detections" and len(csv_rows) == 4
+    assert csv_rows[0] == "id,path,taken_at,utc_offset,time_estimated,labels,detections"
+    assert len(csv_rows) == 4
     assert outputs["GET /export.csv"] == outputs["cli export csv"]
     html = outputs["GET /report"].decode()
     assert 'id="reopen"' not in html and 'id="no-reopen"' in html
@@ -168,7 +170,9 @@ def test_the_same_outputs_without_privacy_do_carry_the_filter(private_world, tmp
     report = client.get("/report?" + query).get_data()
     head = json.loads(client.get("/export.json?" + query).get_data())
     assert head["filter"]["lat"] == "38.7223" and head["filter"]["folder"] == str(folder)
-    assert all(n.encode() in report for n in ["38.7223", "−9.1393", "17.35", MAKE, MODEL])
+    # the centre by its place (the filter in words) and the photos' places (the report's lists)
+    needles = ["38.7223", "within 17.35 km of Lisbon, Portugal", "Lisbon, Portugal", MAKE, MODEL]
+    assert all(n.encode() in report for n in needles)
     assert quote_plus(str(folder)).encode() in report and str(folder).encode() in report
 
 

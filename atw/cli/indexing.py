@@ -21,6 +21,20 @@ from atw.web import db
 )
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--no-labels", is_flag=True, help="Index metadata and thumbnails only.")
+@click.option(
+    "--two-phase",
+    type=click.Choice(["auto", "always", "never"]),
+    default=None,
+    help="List every new photo before labelling any (default: INDEX_TWO_PHASE).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Workers on this machine, or Ray actors (default: INDEX_ENGINE).",
+)
+@click.option("--address", default=None, help="Ray: the cluster's head, host:port (RAY_ADDRESS).")
+@click.option("--num-gpus", type=float, default=None, help="Ray: GPUs per actor (RAY_GPUS).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_appcontext
 def index_command(
@@ -28,22 +42,35 @@ def index_command(
     relabel: tuple[str, ...],
     workers: int | None,
     no_labels: bool,
+    two_phase: str | None,
+    engine: str | None,
+    address: str | None,
+    num_gpus: float | None,
     quiet: bool,
 ) -> None:
     """Index the photos under PATHS (incremental: unchanged files are skipped)."""
     from atw.core.clock import UnknownZone
     from atw.core.locks import IndexerBusy
     from pipelines.labelers.base import WeightsMissing
+    from pipelines.raypool import RayUnavailable
     from pipelines.run import run_index
 
     config = dict(current_app.config)
-    if workers is not None:
-        config["INDEX_WORKERS"] = workers
+    options = {
+        "INDEX_WORKERS": workers,
+        "INDEX_TWO_PHASE": two_phase,
+        "INDEX_ENGINE": engine,
+        "RAY_ADDRESS": address,
+        "RAY_GPUS": num_gpus,
+    }
+    config.update({k: v for k, v in options.items() if v is not None})
     if no_labels:
         config["LABELERS"] = ""
+    if address is not None and config.get("INDEX_ENGINE") != "ray":
+        raise click.UsageError("--address is the Ray cluster's: use it with --engine ray")
     try:
         summary = run_index(paths, config, relabel=relabel, progress=not quiet)
-    except (WeightsMissing, IndexerBusy, FileNotFoundError, UnknownZone) as exc:
+    except (WeightsMissing, IndexerBusy, FileNotFoundError, UnknownZone, RayUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.line())
     if summary.quarantined or summary.still_quarantined:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import socket
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -285,9 +287,11 @@ def thumb_path(thumbs_dir: str | Path, sha256: str) -> Path:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that readers see either nothing or all of it. The temporary file is
-    .tmp-<pid>-… beside it: a run may remove those of processes that are gone (temp_alive)."""
+    .tmp-<pid>@<host>-… beside it: a run may remove those of processes that are gone
+    (temp_alive; the instance folder may be shared by machines)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{os.getpid()}-")
+    prefix = f".tmp-{os.getpid()}@{socket.gethostname()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -297,12 +301,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def temp_alive(tmp: Path) -> bool:
-    """Whether the process that is writing this temporary file (write_atomic) still runs on
-    this machine (a name without a PID counts as gone)."""
-    pid = tmp.name.removeprefix(".tmp-").split("-", 1)[0]
+def temp_alive(tmp: Path, stale: float = 86400.0) -> bool:
+    """Whether the process writing this temporary file (write_atomic) may still run: on this
+    machine, whether its PID does; another machine's file, until it is `stale` seconds old.
+    A name without a PID counts as gone."""
+    pid, _, rest = tmp.name.removeprefix(".tmp-").partition("@")
     if not pid.isdigit():
         return False
+    if not rest.startswith(socket.gethostname() + "-"):
+        try:
+            return time.time() - tmp.stat().st_mtime < stale
+        except FileNotFoundError:
+            return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

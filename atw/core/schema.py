@@ -109,14 +109,14 @@ class Photo(Base):
     )
 
     __table_args__ = (
-        # Schema 2 adds listed and time_estimated: listing by date (newest/oldest first, date
-        # ranges, estimated times excluded) is answered from this index alone. listed is not
-        # a leading column on purpose: with it first, SQLite would prefer this index to the
-        # (lat, lon) range of a radius search or to a folder's path list.
-        Index("ix_photo_taken_at", "taken_at", "id", "listed", "time_estimated"),
+        # Revision 0004 (was ix_photo_taken_at): newest/oldest first by the instant, local dates
+        # (a sort_time window, then taken_at: atw.query.conditions), estimated times excluded,
+        # from this index alone. listed is not leading on purpose: with it first, SQLite would
+        # prefer this index to the (lat, lon) range of a radius search or a folder's paths.
+        Index("ix_photo_sort_time", "sort_time", "id", "listed", "time_estimated", "taken_at"),
         # Schema 2 (replaces the plain (lat, lon) index): the radius search's bounding box is a
         # range on lat (lon checked in the index), and the exact test, the date range and the
-        # listed flag are read from the index too.
+        # listed flag are read from the index too (and, since revision 0004, the sort key).
         Index(
             "ix_photo_lat_lon",
             "lat",
@@ -127,6 +127,7 @@ class Photo(Base):
             "listed",
             "taken_at",
             "id",
+            "sort_time",
         ),
         # Schema 2: the camera filter, and the filter panel's list of cameras (one index
         # seek per distinct make/model instead of a scan of every photo).
@@ -252,8 +253,7 @@ class PhotoClass(Base):
     # Copy of photo.taken_at (which never changes): class + date from one index, newest first.
     taken_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Revision 0002: copy of photo.sort_time (it changes when the places stage finds the zone;
-    # derived.set_sort_times keeps the copies in step). Revision 0004 orders the class index
-    # by it (taken_at stays in the index for local-date tests).
+    # derived.set_sort_times keeps the copies in step). ix_photo_class_label is ordered by it.
     sort_time: Mapped[datetime | None] = mapped_column(DateTime)
     score: Mapped[float] = mapped_column(Float)
     s2: Mapped[float | None] = mapped_column(Float)
@@ -263,18 +263,19 @@ class PhotoClass(Base):
     n: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        # One class newest (or oldest) first, and class + date range, from this index alone.
+        # One class newest/oldest first by the instant, and class + dates (0004: sort_time).
         Index(
             "ix_photo_class_label",
             "label",
             "source",
-            "taken_at",
+            "sort_time",
             "photo_id",
             "score",
             "s2",
             "s3",
             "s4",
             "s5",
+            "taken_at",
         ),
         # A photo's rows: replacing them when it is relabelled, class counts of a photo set.
         Index("ix_photo_class_photo", "photo_id"),

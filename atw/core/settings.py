@@ -55,6 +55,20 @@ SETTINGS: tuple[Setting, ...] = (
     S("MAX_FILE_BYTES", int, 1_000_000_000, "larger files are quarantined without being read",
       min=1),
     S("FILE_TIMEOUT", float, 120, "seconds one file may take before it is quarantined", min=0.1),
+    S("INDEX_TWO_PHASE", str, "auto", "list every new photo (metadata, thumbnail, place) before "
+      "labelling any, so the dashboard shows them all long before labelling ends; the labelling "
+      "phase decodes them again: `auto` (when a run has more than `INDEX_TWO_PHASE_MIN` new "
+      "files), `always`, or `never` (one pass, each photo labelled as it is read)",
+      choices=("auto", "always", "never")),
+    S("INDEX_TWO_PHASE_MIN", int, 1000, "new files above which `INDEX_TWO_PHASE=auto` runs in two "
+      "phases", min=0),
+    S("INDEX_ENGINE", str, "local", "where an index run's workers run: `local` (processes on this "
+      "machine) or `ray` (actors on a Ray cluster: the `cluster` extra; README, Scaling up: Ray)",
+      choices=("local", "ray")),
+    S("RAY_ADDRESS", str, "", "the Ray cluster of `INDEX_ENGINE=ray`: its head's `host:port`",
+      shown="empty (a Ray instance on this machine, for the run)"),
+    S("RAY_GPUS", float, 0, "GPUs each Ray actor asks for (`0.5`: two actors share one; the "
+      "actors then run on GPU nodes)", min=0),
     S("FILE_TIME_ZONE", str, "local", "zone of file modification times, used as the estimated "
       "capture time of a photo without an EXIF date: an IANA name (`Europe/Lisbon`, `UTC`) or "
       "`local` (the indexing machine's zone, from `TZ` or `/etc/localtime`)"),

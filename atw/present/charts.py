@@ -1,6 +1,7 @@
 """Plotly figures of a filtered set, from atw.query.series and atw.query.search. No Flask.
 
-Classes over time, a class × month heatmap, photos per month, top classes by source and the
+Classes over time (by default one stack per top-level category: "what I photographed"; or the
+top classes), a class × month heatmap, photos per month, top classes by source and the
 capture dates (the histogram whose range selection sets the date filter). Photos whose time is
 only estimated (from the file date) are left out of the time charts unless asked for, and never
 set their range; the classes charted are the filter's own when it names any."""
@@ -13,7 +14,9 @@ from typing import Any
 import plotly.graph_objects as go
 from sqlalchemy.orm import Session
 
-from atw.query import search, series
+from atw.core import vocabulary
+from atw.present import place_charts
+from atw.query import catalog, search, series
 from atw.query.filters import SOURCE_NAMES, PhotoFilter
 
 TOP = 8  # classes shown over time unless picked (or named by the filter)
@@ -40,13 +43,15 @@ def chart_data(
     period: str | None = None,
     show: list[str] | None = None,
     with_estimated: bool = False,
+    by: str = "categories",
 ) -> dict[str, Any]:
     """Everything the charts draw, as plain data: the period (chosen from the span of the real
     capture dates unless given), its starts, photos per period and per day, per-class counts per
-    period and per month for the shown classes (`show`, else the filter's classes, else the top
-    ones), top classes by source. Photos with an estimated time are counted ("estimated") and
-    charted only with_estimated, in a trace of their own where the chart allows, and only within
-    the real dates' span (those outside it are counted in "estimated_outside")."""
+    period and per month for the shown classes (`show`, else the filter's classes, else by
+    `by`: the top-level categories present, or the top classes), top classes by source. Photos
+    with an estimated time are counted ("estimated") and charted only with_estimated, in a
+    trace of their own where the chart allows, and only within the real dates' span (those
+    outside it are counted in "estimated_outside")."""
     if period is not None and period not in series.PERIODS:
         raise ValueError(f"period must be one of {', '.join(series.PERIODS)}")
     dated = series.dated_only(flt)
@@ -67,8 +72,16 @@ def chart_data(
     focus = [c for c in flt.classes if c in counts]  # the filter's classes found in the result
     rest = [lb for lb, _ in ranked if lb not in focus]
     pickable = focus + rest[: max(0, PICKABLE - len(focus))]
-    shown = [c for c in (show or []) if c] or focus or [lb for lb, _ in ranked[:TOP]]
-    days = series.class_days(session, flt if with_estimated else dated, shown)
+    if by not in BREAKDOWNS:
+        raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
+    shown = [c for c in (show or []) if c] or focus
+    charted = flt if with_estimated else dated
+    if shown or by == "classes":
+        by = "classes"
+        shown = shown or [lb for lb, _ in ranked[:TOP]]
+        days = series.class_days(session, charted, shown)
+    else:  # one stack per top-level category (a photo in two counts in both), largest first
+        shown, days = _categories(session, charted)
     classes = {}
     for lb in shown:
         in_span = {d: n for d, n in days.get(lb, {}).items() if first <= d <= last}
@@ -100,6 +113,7 @@ def chart_data(
         "estimated": sum(est_days.values()),
         "estimated_outside": sum(est_days.values()) - sum(inside.values()) if spanning else 0,
         "with_estimated": with_estimated,
+        "by": by,
         "shown": shown,
         "focus": focus,
         "pickable": [{"label": lb, "photos": counts[lb]} for lb in pickable],
@@ -108,7 +122,24 @@ def chart_data(
             {"label": lb, "by_source": by_source.get(lb, {}), "photos": counts[lb]}
             for lb in top_labels
         ],
+        # where was I when, photos per country (atw.present.place_charts)
+        **place_charts.data(session, flt, flt if with_estimated else dated, starts, period),
     }
+
+
+BREAKDOWNS = ("categories", "classes")  # what "classes over time" stacks by default
+
+
+def _categories(session: Session, flt: PhotoFilter) -> tuple[list[str], dict[str, Any]]:
+    """The top-level categories of the filtered photos, most photos first, by the name a
+    filter takes (atw.query.catalog.word_for), and their photos per day."""
+    vocab = vocabulary.load()
+    tops = [vocab.entries[k] for k in vocab.top_categories]
+    n = catalog.counts(session, flt, tops)
+    present = sorted((e for e in tops if n[e.key]), key=lambda e: (-n[e.key], e.name))
+    days = series.group_days(session, flt, [e.key for e in present])
+    names = {e.key: catalog.word_for(e) for e in present}
+    return list(names.values()), {names[k]: v for k, v in days.items()}
 
 
 def _fig(data: list[Any], title: str, **layout: Any) -> dict[str, Any]:
@@ -304,6 +335,7 @@ def figures(d: dict[str, Any]) -> dict[str, dict[str, Any]]:
             xaxis=count_axis([sum(t["by_source"].values()) for t in top]),
             margin={"l": 20, "r": 20, "t": 48, "b": 40},
         ),
+        **place_charts.figures(d, _fig, count_axis, date_axis),
         "capture_time": _fig(
             day_bars,
             "Capture dates",
@@ -324,14 +356,17 @@ def charts(
     period: str | None = None,
     show: list[str] | None = None,
     with_estimated: bool = False,
+    by: str = "categories",
 ) -> dict[str, Any]:
     """The JSON the page draws: the data's period and class lists, the estimated dates' count
-    (charted or not), and the figures."""
-    d = chart_data(session, flt, period, show, with_estimated)
+    (charted or not), what the classes chart stacks by, and the figures."""
+    d = chart_data(session, flt, period, show, with_estimated, by)
     return {
         "period": d["period"],
         "periods": list(series.PERIODS),
         "shown": d["shown"],
+        "by": d["by"],
+        "breakdowns": list(BREAKDOWNS),
         "focus": d["focus"],
         "pickable": d["pickable"],
         "photos": sum(d["photos_per_day"]) + sum(d["estimated_per_day"]),

@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 from atw.core import media
 from atw.core.clock import utcnow
 from atw.present import charts, tables, worldmap
-from atw.query import filters, search, trip_store
+from atw.query import filters, place_counts, placenames, search, trip_store
 from atw.query.filters import PhotoFilter
 
 THUMB_PX = 96  # embedded thumbnails: long side at most this many pixels …
 THUMB_QUALITY = 60  # … re-encoded as JPEG at this quality (≈2–4 kB each)
 PAGE_ROWS = 100  # table rows per page in the report (client-side pagination)
 MAP_DOTS = 20_000  # at most this many dots on the map
+PLACES_LISTED = 50  # places (towns) listed with their counts, most photos first
+MAP_LABELS = 12  # places named on the map (those that do not overlap a larger one's label)
 PLOTLY_JS = Path(charts.go.__file__).resolve().parents[1] / "package_data" / "plotly.min.js"
 
 _env = Environment(loader=PackageLoader("atw", "templates"), autoescape=select_autoescape())
@@ -79,8 +81,9 @@ def build_report(
     thumb_px: int = THUMB_PX,
 ) -> bytes:
     """The report as one HTML document that opens offline. private drops GPS and camera
-    details and folders (no map, no coordinates, no bounding area, file names only) and names
-    no place, radius, folder or camera of the filter (its words, no re-open link)."""
+    details and folders (no map, no coordinates, no bounding area, file names only), every
+    place name (no countries or places listed or charted: a name is a position) and names no
+    place, radius, folder or camera of the filter (its words, no re-open link)."""
     table = list(tables.rows(session, flt, private))
     with ThreadPoolExecutor(max_workers=2) as pool:  # decoding/encoding release the GIL
         thumbs = pool.map(
@@ -92,6 +95,15 @@ def build_report(
             row.pop("sha256", None)
     d = charts.chart_data(session, flt)  # photos with estimated dates left out of the charts
     figs = charts.figures(d)
+    places: dict[str, Any] | None = None
+    labels: list[tuple[float, float, str]] = []
+    if private:  # countries and places are positions: none in a private report
+        figs.pop("countries_over_time", None)
+        figs.pop("photos_per_country", None)
+    else:
+        places = place_counts.place_counts(session, flt)
+        labels = map_labels(places["places"])
+        places["places"] = places["places"][:PLACES_LISTED]
     dates = (d["days"][0], d["days"][-1]) if d["days"] else None
     span = search.bounds(session, flt)
     top = [(t["label"], t["photos"]) for t in d["top"][:10]]
@@ -121,5 +133,24 @@ def build_report(
         map_h=worldmap.HEIGHT,
         dots=dots,
         map_dots=MAP_DOTS,
+        places=places,
+        labels=labels,
     )
     return html.encode("utf-8")
+
+
+def map_labels(towns: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+    """Where the map names the most photographed places: (x, y, "Lisbon · 12") at each town's
+    point, at most MAP_LABELS, a label left out where it would overlap one already placed."""
+    out: list[tuple[float, float, str]] = []
+    for pl in towns:
+        name, lat, lon = placenames.town((pl["country_code"], pl["region"], pl["name"]))
+        if lat is None or lon is None:
+            continue
+        x, y = worldmap.xy(lat, lon)
+        if any(abs(x - a) < 45 and abs(y - b) < 9 for a, b, _t in out):
+            continue
+        out.append((x, y, f"{name} · {pl['photos']:,}"))
+        if len(out) == MAP_LABELS:
+            break
+    return out

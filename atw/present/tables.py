@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from atw.query import filters, records, search, trip_store
+from atw.query import filters, placenames, records, search, trip_store
 from atw.query.filters import PhotoFilter
 
 TOP_LABELS = 3  # ImageNet labels kept per photo in an export row
@@ -25,10 +25,13 @@ CSV_FIELDS = [
     "time_estimated",
     "lat",
     "lon",
+    "country",
+    "place",
     "labels",
     "detections",
 ]
-PRIVATE_FIELDS = ("lat", "lon", "altitude", "camera_make", "camera_model")
+# A place name is a position too: private outputs leave out the country and the place.
+PRIVATE_FIELDS = ("lat", "lon", "altitude", "country", "place", "camera_make", "camera_model")
 
 
 def export_row(rec: dict[str, Any], private: bool = False) -> dict[str, Any]:
@@ -43,6 +46,8 @@ def export_row(rec: dict[str, Any], private: bool = False) -> dict[str, Any]:
         "time_estimated": rec["time_estimated"],
         "lat": rec["lat"],
         "lon": rec["lon"],
+        "country": (rec.get("place") or {}).get("country"),
+        "place": placenames.caption(rec),  # "Sintra, Portugal" (the town), "at sea"
         "camera_make": rec["camera_make"],
         "camera_model": rec["camera_model"],
         "sha256": rec["sha256"],

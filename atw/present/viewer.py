@@ -33,15 +33,18 @@ MONTHS = [
 ]
 
 
-def taken_words(taken_at: str | None, utc_offset: str | None) -> str:
-    """ "Saturday 3 May 2014, 14:05 (UTC+02:00)" from an ISO local time and its offset; seconds
-    only when they are not :00; "unknown" without a time."""
+def taken_words(taken_at: str | None, utc_offset: str | None, time_zone: str | None = None) -> str:
+    """ "Saturday 3 May 2014, 14:05 (UTC+01:00, Europe/Lisbon)" from an ISO local time, its
+    offset and the time zone at the photo's position (a nautical Etc/… zone is not named: its
+    sign reads backwards); seconds only when they are not :00; "unknown" without a time."""
     if not taken_at:
         return "unknown"
     t = datetime.fromisoformat(taken_at)
     clock = f"{t:%H:%M}" + (f":{t:%S}" if t.second else "")
     text = f"{DAYS[t.weekday()]} {t.day} {MONTHS[t.month - 1]} {t.year}, {clock}"
-    return text + (f" (UTC{utc_offset})" if utc_offset else "")
+    zone = time_zone if time_zone and not time_zone.startswith("Etc/") else None
+    where = ", ".join(w for w in (f"UTC{utc_offset}" if utc_offset else None, zone) if w)
+    return text + (f" ({where})" if where else "")
 
 
 def megabytes(n: int) -> str:

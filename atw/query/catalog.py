@@ -32,15 +32,16 @@ RANK = {kind: i for i, kind in enumerate(KINDS)}
 
 def word_for(entry: Entry) -> str:
     """A word that names exactly this entry in a filter: its name, else a synonym, else its
-    key ("cat.n.01": the word "cat" names the domestic cat)."""
+    key ("cat.n.01": the word "cat" names the domestic cat). Never one with a comma (the
+    classes field splits on commas: "Sport, games & toys" is "sport")."""
     for word in (entry.name, *entry.lemmas):
-        if [e.key for e in words.entries(word)] == [entry.key]:
+        if "," not in word and [e.key for e in words.entries(word)] == [entry.key]:
             return word
     return entry.key
 
 
 def brief(entry: Entry, photos: int) -> dict[str, Any]:
-    """An entry as the API lists it."""
+    """An entry as the API lists it (parents: keys; a top-level category has none)."""
     return {
         "kind": entry.kind,
         "key": entry.key,
@@ -48,6 +49,7 @@ def brief(entry: Entry, photos: int) -> dict[str, Any]:
         "name": entry.name,
         "members": entry.size,
         "photos": photos,
+        "parents": list(entry.parents),
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
-from atw.query import words
+from atw.query import place_filter, placenames, words
 from atw.query.rules import MATCHES, SORTS, SOURCES, FilterError, check, one_of
 
 SOURCE_NAMES = {"imagenet": "ImageNet", "coco": "COCO"}
@@ -27,10 +27,12 @@ class PhotoFilter:
     score or more (a group: its group score, atw.core.group_scores; None: any stored score);
     min_count: at least this many COCO boxes of the class (of a group's COCO members; each
     ≥ min_score). lat/lon: a centre (degrees); radius_km: great-circle distance from it;
-    has_gps: True/False/None (any). camera_make/camera_model: exact EXIF strings. folder: only
-    photos with a path under this folder. trip: a trip's id (its first day, from
-    atw.query.trip_store; the plan reads it as the trip's days). sort: newest, oldest, or
-    nearest (needs the centre)."""
+    has_gps: True/False/None (any). country: ISO alpha-2 codes (any of them; names are read
+    into codes), region: a first-level division's name, place: a populated place's name
+    (atw.query.place_filter: unknown names refused). camera_make/camera_model: exact EXIF strings.
+    folder: only photos with a path under this folder. trip: a trip's id (its first day, from
+    atw.query.trip_store; the plan reads it as the trip's days). sort: newest or oldest (by the
+    capture instant where it is known, else the wall-clock time), or nearest (needs the centre)."""
 
     start: date | None = None
     end: date | None = None
@@ -44,6 +46,9 @@ class PhotoFilter:
     lon: float | None = None
     radius_km: float | None = None
     has_gps: bool | None = None
+    country: tuple[str, ...] = ()
+    region: str | None = None
+    place: str | None = None
     camera_make: str | None = None
     camera_model: str | None = None
     folder: str | None = None
@@ -57,14 +62,17 @@ class PhotoFilter:
         if folder and len(folder) > 1:
             folder = folder.rstrip("/") or "/"
         object.__setattr__(self, "folder", folder or None)
-        for name in ("camera_make", "camera_model"):
+        for name in ("camera_make", "camera_model", "region", "place"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value.strip() or None) if value else None)
+        country = (self.country,) if isinstance(self.country, str) else self.country
+        object.__setattr__(self, "country", place_filter.country_codes(country) if country else ())
         self._check()
 
     def _check(self) -> None:
         check(self)
         words.check(self.classes)  # an unknown class word: refused, with suggestions
+        place_filter.check(self)  # an unknown region or place name: refused, with suggestions
 
     @property
     def centre(self) -> tuple[float, float] | None:
@@ -83,6 +91,9 @@ def photo_conditions_empty(flt: PhotoFilter) -> bool:
         and flt.estimated
         and flt.radius_km is None
         and flt.has_gps is None
+        and not flt.country
+        and flt.region is None
+        and flt.place is None
         and flt.camera_make is None
         and flt.camera_model is None
         and flt.folder is None
@@ -213,6 +224,12 @@ def _text(param: str, raw: Any) -> Any:
     return raw
 
 
+def _countries(param: str, raw: str | None) -> tuple[str, ...] | None:
+    """Codes of the countries named ("pt", "Portugal", "PT,ES"); FilterError for a name the
+    gazetteer does not know (with suggestions)."""
+    return place_filter.country_codes([raw]) if raw else None
+
+
 def _trip(param: str, raw: str | None) -> str | None:
     """A trip id as /api/trips gives it (its first day); whether it is one is the plan's check."""
     if raw is not None and (len(raw) != 10 or _date(param, raw) is None):
@@ -235,6 +252,9 @@ _KINDS: dict[str, Any] = {
     "lon": _float,
     "radius_km": _float,
     "has_gps": HAS_GPS,
+    "country": _countries,
+    "region": _text,
+    "place": _text,
     "camera_make": _text,
     "camera_model": _text,
     "folder": _text,
@@ -250,13 +270,25 @@ PARAMS: Mapping[str, Any] = _KINDS
 
 
 # What a private export keeps to itself: where (the centre and radius, and so the nearest-first
-# order around it), which folder, which camera. Private outputs name none of these values.
-PRIVATE_PARAMS = ("lat", "lon", "radius_km", "camera_make", "camera_model", "folder", "trip")
+# order around it; a country, region or place: a name is a position too), which folder, which
+# camera. Private outputs name none of these values.
+PRIVATE_PARAMS = (
+    "lat",
+    "lon",
+    "radius_km",
+    "country",
+    "region",
+    "place",
+    "camera_make",
+    "camera_model",
+    "folder",
+    "trip",
+)
 
 
 def withheld(flt: PhotoFilter) -> list[str]:
     """The private parameters this filter sets (their names only), in PRIVATE_PARAMS order."""
-    return [name for name in PRIVATE_PARAMS if getattr(flt, name) is not None]
+    return [name for name in PRIVATE_PARAMS if getattr(flt, name) not in (None, ())]
 
 
 def to_args(flt: PhotoFilter, private: bool = False) -> dict[str, str]:
@@ -271,7 +303,7 @@ def to_args(flt: PhotoFilter, private: bool = False) -> dict[str, str]:
             continue
         if private and (f.name in PRIVATE_PARAMS or (f.name == "sort" and value == "nearest")):
             continue
-        if f.name == "classes":
+        if f.name in ("classes", "country"):
             out[f.name] = ",".join(value)
         elif f.name == "estimated":
             out[f.name] = "include" if value else "exclude"
@@ -286,9 +318,10 @@ def to_args(flt: PhotoFilter, private: bool = False) -> dict[str, str]:
 
 def describe(flt: PhotoFilter, private: bool = False, trip_name: str | None = None) -> str:
     """The filter in plain words, e.g. "beach or seashore ≥ 0.5, 1 Jun 2014 – 31 Jul 2014,
-    within 20 km of 38.72, −9.14". private names no place, radius, folder or camera: "within a
-    radius of a private place", "in a private folder", "with a private camera". trip_name: the
-    trip's name (atw.query.trip_store.name_of): "on the trip Japan, Oct 2014 — Tokyo"."""
+    within 20 km of Lisbon, Portugal" (the centre named by the gazetteer: placenames), "in
+    Portugal". private names no place, radius, folder or camera: "within a radius of a private
+    place", "in a private place", "in a private folder", "with a private camera". trip_name:
+    the trip's name (atw.query.trip_store.name_of): "on the trip Japan, Oct 2014 — Tokyo"."""
     parts: list[str] = []
     if flt.classes:
         named = list(dict.fromkeys(words.name(c) for c in flt.classes))
@@ -312,12 +345,17 @@ def describe(flt: PhotoFilter, private: bool = False, trip_name: str | None = No
         parts.append("on a private trip" if private else f"on the trip {trip_name or flt.trip}")
     if not flt.estimated:
         parts.append("known capture times only")
-    place = "a private place" if private else f"{_coord(flt.lat)}, {_coord(flt.lon)}"
+    place = "a private place"
+    if flt.centre and not private and (flt.radius_km is not None or flt.sort == "nearest"):
+        place = placenames.point_words(flt.lat, flt.lon)  # type: ignore[arg-type]
     if flt.centre and flt.radius_km is not None:
         radius = "a radius" if private else f"{_num(flt.radius_km)} km"
         parts.append(f"within {radius} of {place}")
     if flt.has_gps is not None:
         parts.append("with GPS" if flt.has_gps else "without GPS")
+    named = place_filter.words(flt)
+    if named:
+        parts.append("in a private place" if private else named)
     camera = " ".join(c for c in (flt.camera_make, flt.camera_model) if c)
     if camera:
         parts.append("with a private camera" if private else f"camera {camera}")
@@ -342,7 +380,3 @@ def _day(d: date) -> str:
 
 def _num(x: float) -> str:
     return f"{x:.4f}".rstrip("0").rstrip(".")
-
-
-def _coord(x: float | None) -> str:
-    return _num(x or 0.0).replace("-", "−")

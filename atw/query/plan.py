@@ -22,8 +22,10 @@ A class word may name a WordNet group or category (atw.query.words): its branch 
 of photo_group (grp, taken_at, photo_id) as a class reads photo_class; the checks of the other
 words look a group up by that primary key. While the group rows are stale, every photo is
 checked from its class rows ("photo", atw.query.groups).
-Every statement returns one row per photo with the columns id, taken_at (and dot with a
-centre); pages and counts are built from the same conditions, so a total and its ids agree."""
+Every statement returns one row per photo with the columns id, taken_at (the local wall
+clock), sort_time (the order's key: the capture instant where known, atw.query.conditions; the
+wall clock while a class group drives, whose rows are keyed by it) and dot with a centre; pages
+and counts are built from the same conditions, so a total and its ids agree."""
 
 from __future__ import annotations
 
@@ -51,16 +53,14 @@ from atw.core.dialect import keep_order
 from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import groups, trip_store
+from atw.query import conditions, groups, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.terms import (
     Term,
     class_terms,
-    date_conds,
     grid_bucket,
     on_grid,
     score_conds,
-    under_folder,
 )
 
 Spec = tuple[Any, ...]  # a branch to build: see Query._plan
@@ -77,7 +77,11 @@ PROBES_PER_PAGE = 20_000
 
 
 class Query:
-    """The SQL of one filter: ids() (id, taken_at[, dot]), ordered(), count(), fast_count()."""
+    """The SQL of one filter: ids() (id, taken_at, sort_time[, dot]), ordered(), count(),
+    fast_count(). by_instant: the order is by the capture instant (Photo.sort_time); False when
+    a class word names a stored group, whatever drives the query: photo_group's rows are keyed
+    by the wall clock, so such a filter orders by taken_at (the same order for every plan).
+    """
 
     def __init__(self, session: Session, flt: PhotoFilter) -> None:
         flt = trip_store.narrow(session, flt)  # a trip is read as its days: dates below
@@ -88,7 +92,8 @@ class Query:
         # The terms of each class word: a word matches when one of its terms does.
         self.words = [[t for t in self.terms if t.word == i] for i in range(len(flt.classes))]
         self.fresh = not any(t.grp is not None for t in self.terms) or group_rows.current(session)
-        self.photo_conds = self._photo_conds()
+        self.photo_conds = conditions.photo_conds(flt, self.centre, self.dialect)
+        self.by_instant = all(t.grp is None for t in self.terms)
         self.raw = False  # the branches read photo_group's taken_at as stored (see ids())
         self.kind, self.specs = self._plan()
         self.branches = [self._branch(spec, self.raw) for spec in self.specs]
@@ -96,9 +101,10 @@ class Query:
     # --- the statements ---
 
     def ids(self) -> Any:
-        """SELECT id, taken_at[, dot] of every matching photo, one row per photo. (Pages and
-        counts of groups alone read photo_group's taken_at as stored, so that its index gives
-        the order; here a photo without a capture time has NULL, as everywhere else.)"""
+        """SELECT id, taken_at, sort_time[, dot] of every matching photo, one row per photo.
+        (Pages and counts of groups alone read photo_group's taken_at as stored, so that its
+        index gives the order; here a photo without a capture time has NULL, as everywhere
+        else.)"""
         branches = [self._branch(s, False) for s in self.specs] if self.raw else self.branches
         if self.kind == "union":
             return union(*branches)
@@ -149,22 +155,23 @@ class Query:
     def _order(self, kind: str, branches: list[Select[Any]]) -> Select[Any]:
         if kind == "union":
             q: Any = union(*branches)
-            id_col, taken = literal_column("id"), literal_column("taken_at")
+            id_col, key = literal_column("id"), literal_column("sort_time")
             dot = literal_column("dot") if self.centre else None
         else:
             q = branches[0]
             cols = {c.name: getattr(c, "element", c) for c in q.selected_columns}
-            id_col, taken, dot = cols["id"], cols["taken_at"], cols.get("dot")
-        return q.order_by(*self.sort_keys(id_col, taken, dot))
+            id_col, key, dot = cols["id"], cols["sort_time"], cols.get("dot")
+        return q.order_by(*self.sort_keys(id_col, key, dot))
 
-    def sort_keys(self, id_col: Any, taken: Any, dot: Any) -> list[Any]:
-        """The ORDER BY of the pages over these columns (search.position numbers rows by it)."""
+    def sort_keys(self, id_col: Any, key: Any, dot: Any) -> list[Any]:
+        """The ORDER BY of the pages over these columns (key: the sort_time column;
+        search.position numbers rows by it)."""
         if self.flt.sort == "nearest":
             assert dot is not None
             return [dot.desc().nulls_last(), id_col.desc()]
         if self.flt.sort == "oldest":
-            return [taken.asc(), id_col.asc()]
-        return [taken.desc(), id_col.desc()]
+            return [key.asc(), id_col.asc()]
+        return [key.desc(), id_col.desc()]
 
     def _intersect_page(self, rows_needed: int) -> Select[Any]:
         """A page of "all of these classes". When the classes are likely to meet often, walk
@@ -180,8 +187,8 @@ class Query:
             return self._order("union" if len(branches) > 1 else "probe", branches)
         merged = self.ids().order_by(literal_column("id"))
         sub = keep_order(merged, self.dialect).subquery()
-        q = select(sub.c.id, sub.c.taken_at, func.count().over().label("total"))
-        return q.order_by(*self.sort_keys(sub.c.id, sub.c.taken_at, None))
+        q = select(sub.c.id, sub.c.sort_time, func.count().over().label("total"))
+        return q.order_by(*self.sort_keys(sub.c.id, sub.c.sort_time, None))
 
     def fast_count(self, session: Session) -> int | None:
         """The exact total without scanning the matches, when counts kept at write time give
@@ -276,9 +283,12 @@ class Query:
         """Photos driven by `photo`'s own indexes; with classes=True the class conditions are
         EXISTS look-ups by the summary's primary key."""
         q = select(Photo.id.label("id"), Photo.taken_at.label("taken_at"))
+        key = Photo.sort_time if self.by_instant else Photo.taken_at
+        q = q.add_columns(key.label("sort_time"))
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))
-        conds = [Photo.listed == true(), *self._date_conds(Photo.taken_at), *self.photo_conds]
+        dates = self._date_conds(Photo.taken_at, Photo.sort_time)
+        conds = [Photo.listed == true(), *dates, *self.photo_conds]
         if classes:
             conds.append(self._classes_exist(Photo.id))
         return q.where(*conds, *([false()] if nothing else []))
@@ -321,12 +331,13 @@ class Query:
         are further words each photo must have (EXISTS by primary key)."""
         flt = self.flt
         pc = aliased(PhotoClass, name="pc")
-        q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"))
+        key = pc.sort_time if self.by_instant else pc.taken_at
+        q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"), key.label("sort_time"))
         conds = [
             pc.label == label,
             pc.source == sources[0] if len(sources) == 1 else pc.source.in_(sources),
             *score_conds(pc, flt.min_score, flt.min_count),
-            *self._date_conds(pc.taken_at),
+            *self._date_conds(pc.taken_at, pc.sort_time),
         ]
         return self._finish(q, pc.photo_id, groups.row_key(pc.taken_at), conds, others)
 
@@ -337,7 +348,7 @@ class Query:
         assert term.grp is not None
         pg = aliased(PhotoGroup, name="pg")
         taken = pg.taken_at if raw else groups.output_time(pg)
-        q = select(pg.photo_id.label("id"), taken.label("taken_at"))
+        q = select(pg.photo_id.label("id"), taken.label("taken_at"), taken.label("sort_time"))
         conds = [pg.grp == term.grp, *groups.score_conds(pg, self.flt, term.grp)]
         dates = self._date_conds(pg.taken_at)
         conds += [pg.taken_at > NO_TIME, *dates] if dates else []
@@ -362,38 +373,14 @@ class Query:
             conds.append(self._word_check(word, photo_id, taken_key, f"o{i}"))
         return q.where(*conds)
 
-    def _date_conds(self, col: Any) -> list[ColumnElement[bool]]:
-        return date_conds(self.flt, col)
-
-    def _photo_conds(self) -> list[ColumnElement[bool]]:
-        """Conditions on `photo` columns other than listed and the date."""
-        flt, out = self.flt, []
-        if not flt.estimated:
-            out.append(Photo.time_estimated == false())
-        if flt.has_gps is True:
-            out.append(Photo.lat.is_not(None))
-        elif flt.has_gps is False:
-            out.append(Photo.lat.is_(None))
-        if flt.camera_make:
-            out.append(Photo.camera_make == flt.camera_make)
-        if flt.camera_model:
-            out.append(Photo.camera_model == flt.camera_model)
-        if flt.folder:
-            out.append(Photo.id.in_(under_folder(flt.folder, self.dialect)))
-        if flt.radius_km is not None:
-            assert flt.lat is not None and flt.lon is not None
-            box = geo.bbox(flt.lat, flt.lon, flt.radius_km)
-            out.append(Photo.lat.between(box.lat_min, box.lat_max))
-            if box.lon_ranges:
-                out.append(or_(*(Photo.lon.between(lo, hi) for lo, hi in box.lon_ranges)))
-            out.append(self._dot() >= geo.min_dot(flt.radius_km))
-        return out
+    def _date_conds(self, col: Any, sort: Any = None) -> list[ColumnElement[bool]]:
+        """The local dates on `col`; with `sort`, their window on that sort_time column too."""
+        return conditions.dates(self.flt, col, sort)
 
     def _dot(self) -> ColumnElement[float]:
         """cos(angle) between the photo and the centre: larger is nearer."""
         assert self.centre is not None
-        cx, cy, cz = self.centre
-        return Photo.geo_x * cx + Photo.geo_y * cy + Photo.geo_z * cz
+        return conditions.dot(self.centre)
 
 
 def _count_of(stmt: Select[Any]) -> Select[Any]:

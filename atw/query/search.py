@@ -118,8 +118,11 @@ def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int |
     previous/next in the viewer. The photo is placed by its own sort key, so this works even
     when it does not match the filter itself."""
     q = Query(session, flt)
+    key_col = Photo.sort_time if q.by_instant else Photo.taken_at  # the order's key (plan.py)
     row = session.execute(
-        select(Photo.taken_at, Photo.geo_x, Photo.geo_y, Photo.geo_z).where(Photo.id == photo_id)
+        select(key_col.label("key"), Photo.geo_x, Photo.geo_y, Photo.geo_z).where(
+            Photo.id == photo_id
+        )
     ).first()
     if row is None:
         return None, None
@@ -131,7 +134,7 @@ def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int |
         key = None if row.geo_x is None else row.geo_x * cx + row.geo_y * cy + row.geo_z * cz
         return _neighbours_by(session, sub, sub.c.dot, key, photo_id, descending=True)
     return _neighbours_by(
-        session, sub, sub.c.taken_at, row.taken_at, photo_id, descending=flt.sort == "newest"
+        session, sub, sub.c.sort_time, row.key, photo_id, descending=flt.sort == "newest"
     )
 
 

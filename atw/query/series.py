@@ -1,7 +1,9 @@
-"""Time series of a filtered set: photos and classes per period, top classes. No Flask.
+"""Time series of a filtered set: photos, classes and class groups per period, top classes. No
+Flask.
 
-Built on atw.query.plan.Query(session, flt).ids() and the photo_class summary table; days are
-grouped in SQL (atw.core.dialect.day_of), weeks/months/years are rolled up here from the days."""
+Built on atw.query.plan.Query(session, flt).ids() and the photo_class (photo_group for groups
+and categories) summary tables; days are grouped in SQL (atw.core.dialect.day_of),
+weeks/months/years are rolled up here from the days."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from atw.core import dialect
+from atw.core import dialect, group_rows
+from atw.core.group_rows import NO_TIME
+from atw.core.group_schema import PhotoGroup
 from atw.core.schema import PhotoClass
+from atw.query import groups
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
-from atw.query.terms import allowed_sources, score_conds
+from atw.query.terms import allowed_sources, date_conds, score_conds
 
 PERIODS = ("day", "week", "month", "year")
 
@@ -92,6 +97,54 @@ def class_days(
     for r in session.execute(q):
         out[r.label][_as_date(r.day)] = int(r.n)
     return out
+
+
+def group_days(
+    session: Session, flt: PhotoFilter, keys: Iterable[str]
+) -> dict[str, dict[date, int]]:
+    """{key: {day: photos}} for these groups or categories (vocabulary keys) within the filtered
+    photos (dated ones only): each photo counted on a day when the entry alone would select it
+    (its group score, atw.query.groups). One pass over their photo_group ranges; while the group
+    rows are stale, each entry through the planner instead."""
+    keys = list(keys)
+    stored = group_rows.stored_groups()
+    out: dict[str, dict[date, int]] = {k: {} for k in keys}
+    if not keys:
+        return out
+    dialect_name = session.get_bind().dialect.name
+    if not group_rows.current(session):
+        for k in keys:
+            ids = Query(session, replace(flt, classes=(k,), match="any")).ids().subquery()
+            day = dialect.day_of(ids.c.taken_at, dialect_name)
+            q = select(day, func.count()).where(ids.c.taken_at.is_not(None)).group_by(day)
+            if flt.classes:
+                q = q.where(ids.c.id.in_(_filtered_ids(session, flt)))
+            out[k] = {_as_date(d): int(n) for d, n in session.execute(q)}
+        return out
+    by_grp: dict[int, list[str]] = defaultdict(list)
+    for k in keys:
+        by_grp[stored.ids[k]].append(k)
+    pg = aliased(PhotoGroup, name="gd")
+    day = dialect.day_of(pg.taken_at, dialect_name)
+    conds = [pg.taken_at > NO_TIME, *date_conds(flt, pg.taken_at)]
+    if not _unfiltered(flt):
+        conds.append(pg.photo_id.in_(_filtered_ids(session, flt)))
+    batches = [[g] for g in by_grp] if flt.min_count > group_rows.BOXES else [list(by_grp)]
+    for grps in batches:  # beyond 5 boxes the count reads each group's COCO members
+        q = (
+            select(pg.grp, day.label("day"), func.count())
+            .where(pg.grp.in_(grps), *groups.score_conds(pg, flt, grps[0]), *conds)
+            .group_by(pg.grp, day)
+        )
+        for g, d, n in session.execute(q):
+            for k in by_grp[g]:
+                out[k][_as_date(d)] = int(n)
+    return out
+
+
+def _filtered_ids(session: Session, flt: PhotoFilter) -> Any:
+    ids = Query(session, flt).ids().subquery()
+    return select(ids.c.id)
 
 
 def choose_period(first: date, last: date) -> str:

@@ -6,11 +6,13 @@ The rules (README, "Trips"; TRIP_RULES names their version):
   local calendar day (the wall-clock `taken_at`'s date), its order key (`sort_time`: the UTC
   instant, else the wall-clock time), and maybe a position and a place.
 - Home: the HOME setting, else the most frequent place of the archive. A "place" here is the
-  GeoNames populated place the places stage gave a photo (country, region, name), so every
-  photo of one town counts for that town whatever its street, and home has a name ("Lisbon,
-  Portugal"). A located photo without a place yet (the places stage has not run) counts in a
-  0.25° grid cell instead. Home's position is the mean position of that place's photos, where
-  the photos actually are.
+  town of the GeoNames populated place the places stage gave a photo (country, region, name;
+  its town as captions and the place filter name it, atw.query.placenames: a district such as
+  Intendente counts for Lisbon), so every photo of one town counts for that town whatever its
+  street, and home has a name ("Lisbon, Portugal"). A located photo without a place yet (the
+  places stage has not run) counts in a 0.25° grid cell instead. Home's position is the mean
+  position of that place's photos, where the photos actually are. (The reading side,
+  atw.query.trip_store, gives this module the towns.)
 - A photo is away when it lies at least `min_km` (TRIP_MIN_KM) from home, great-circle.
 - A day is away when it has an away photo; at home when it has photos with positions and none
   away; otherwise (no photo, or photos without positions) it is a gap day.

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from atw.core import gazetteer, migrations
 from atw.core.clock import utcnow
 from atw.core.schema import IndexRun, Meta, Photo
-from atw.query import travel
+from atw.query import placenames, travel
 from atw.query.filters import PhotoFilter
 from atw.query.rules import FilterError
 from atw.query.travel import Home, PlaceKey, Trip, TripPhotos, TripRules
@@ -187,6 +187,8 @@ def read_photos(session: Session) -> TripPhotos:
     for i, key in enumerate(zip(codes, regions, names, strict=True)):
         if key[0] is not None or key[2] is not None:
             place[i] = keys.setdefault(PlaceKey(*key), len(keys))
+    towns = _towns(keys)
+    place = np.where(place >= 0, towns[0][np.maximum(place, 0)], -1)
     us = np.fromiter(((t - _EPOCH) // _MICROSECOND for t in when), np.int64, n)
     days = np.fromiter((t.toordinal() for t in taken), np.int64, n) - _EPOCH_ORDINAL
     nan = math.nan
@@ -197,8 +199,20 @@ def read_photos(session: Session) -> TripPhotos:
         lat=np.fromiter((nan if v is None else v for v in lat), np.float64, n),
         lon=np.fromiter((nan if v is None else v for v in lon), np.float64, n),
         place=place,
-        places=list(keys),
+        places=towns[1],
     )
+
+
+def _towns(keys: dict[PlaceKey, int]) -> tuple[np.ndarray, list[PlaceKey]]:
+    """Each stored place's town (atw.query.placenames.town_of: Lisbon for its district
+    Intendente, as captions and the place filter read them): which town each key index is, and
+    the towns."""
+    towns: dict[PlaceKey, int] = {}
+    remap = np.zeros(max(1, len(keys)), dtype=np.int64)
+    for key, i in keys.items():
+        town = placenames.town_of(key) if key[0] and key[2] else key  # type: ignore[arg-type]
+        remap[i] = towns.setdefault(PlaceKey(*town), len(towns))
+    return remap, list(towns)
 
 
 def index_version(session: Session) -> str:

@@ -102,6 +102,9 @@
         });
       } else if (name === "top_classes" || name === "heatmap") {
         on(name, el, "plotly_click", function (ev) { if (ev && ev.points.length) addClass(ev.points[0].y); });
+      } else if (name === "photos_per_country" || name === "countries_over_time") {
+        // a click on a country (its code is the point's customdata) filters by it
+        on(name, el, "plotly_click", function (ev) { if (ev && ev.points.length && ev.points[0].customdata) navigate({ country: ev.points[0].customdata }); });
       } else if (name === "classes_over_time") {
         on(name, el, "plotly_click", function (ev) { if (ev && ev.points.length) addClass(ev.points[0].data.name); });
       }

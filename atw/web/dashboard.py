@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from atw.query import filters, records, search, trip_store
+from atw.query import filters, placenames, records, search, trip_store, unlabelled
 from atw.query.filters import PhotoFilter
 from atw.web import db
 from atw.web.forms import FilterForm
@@ -90,8 +90,16 @@ def context(here: str, charts: bool = False) -> dict[str, Any]:
         page_note = f"There is no page {asked:,}: showing the last page, {result.pages:,}."
         result = search.search(session, flt, result.pages, size)
     photos = records.photo_records(session, result.ids, result.distances)
+    for p in photos:  # "Sintra, Portugal": the town, not the neighbourhood (placenames)
+        p["place_caption"] = placenames.caption(p)
     trip = trip_store.find(session, flt.trip) if flt.trip else None
+    # Photos listed but not labelled yet (a two-phase index run, --no-labels): class filters
+    # cannot see them, and the page says so.
+    waiting = unlabelled.count(session, unlabelled.stages_of(current_app.config["LABELERS"]))
     return {
+        "unlabelled": waiting,
+        "unlabelled_words": unlabelled.words(waiting, classes=bool(flt.classes)),
+        "unlabelled_classes": unlabelled.words(waiting, classes=True),
         "form": form,
         "flt": flt,
         "args": filters.to_args(flt),  # exports, map, charts

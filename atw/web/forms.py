@@ -69,6 +69,12 @@ class FilterForm(FlaskForm):
         ],
         default="",
     )
+    # Places by name (atw.query.place_filter): completed from the filtered photos by places.js.
+    country = StringField(
+        "Country", render_kw={"placeholder": "Portugal, ES", "autocomplete": "off"}
+    )
+    region = StringField("Region", render_kw={"placeholder": "Lisbon", "autocomplete": "off"})
+    place = StringField("Place", render_kw={"placeholder": "Sintra", "autocomplete": "off"})
     camera_make = StringField("Camera make", render_kw={"list": "camera-makes"})
     camera_model = StringField("Camera model", render_kw={"list": "camera-models"})
     folder = StringField("Folder", render_kw={"placeholder": "/photos/2014"})

@@ -1,5 +1,5 @@
-"""The read-only JSON API: /api/photos (filtered), /api/classes (+ /<name>), /api/photos/<id>,
-attention."""
+"""The read-only JSON API: /api/photos (filtered), /api/classes (+ /<name>), /api/places,
+/api/geocode, /api/photos/<id>, attention."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from atw.query import catalog, filters, records, search, trip_store
+from atw.query import (
+    catalog,
+    filters,
+    place_counts,
+    placenames,
+    records,
+    search,
+    trip_store,
+    unlabelled,
+)
 from atw.web import db
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -67,6 +76,8 @@ def photos():  # type: ignore[no-untyped-def]
         page=page,
         per_page=per_page,
         description=filters.describe(flt, trip_name=trip_store.name_of(session, flt.trip)),
+        # listed photos without labels yet (atw.query.unlabelled): class filters miss them
+        unlabelled=unlabelled.count(session, unlabelled.stages_of(current_app.config["LABELERS"])),
         photos=[with_urls(r) for r in recs],
     )
 
@@ -107,6 +118,37 @@ def map_points():  # type: ignore[no-untyped-def]
     """{"points": [[id, lat, lon, date], …], "truncated"}: where the filtered photos are."""
     limit = int_arg("limit", 5000, 1, 20000)
     return jsonify(search.map_points(db.session(), filters.parse(request.args), limit))
+
+
+@bp.get("/places")
+def places():  # type: ignore[no-untyped-def]
+    """Countries, regions and populated places of the filtered photos with their photo counts
+    (atw.query.place_counts), at most ?limit= (1000) of each. With ?q= and ?kind=country|region|
+    place (the filter panel's autocomplete): the entries of that kind containing q, best first,
+    at most ?limit= (12), each with `value`, the text that selects it."""
+    session, flt = db.session(), filters.parse(request.args)
+    typed = request.args.get("q")
+    if typed is not None:
+        kind = request.args.get("kind") or "place"
+        if kind not in place_counts.KINDS:
+            raise BadParam("kind", f"kind must be one of {', '.join(place_counts.KINDS)}")
+        limit = int_arg("limit", 12, 1, 100)
+        return jsonify(place_counts.complete(session, flt, kind, typed, limit))
+    return jsonify(place_counts.place_counts(session, flt, int_arg("limit", 1000, 1, 100_000)))
+
+
+@bp.get("/geocode")
+def geocode():  # type: ignore[no-untyped-def]
+    """Places named ?q= in the offline gazetteer (GeoNames), most populous first, for the map's
+    place box: [{name, country_code, country, region, population, lat, lon, label}], at most
+    ?limit= (10). "Paris" lists every Paris; "Paris, Texas" or "Paris, US" narrow it; a name
+    that no place has exactly is completed from its start ("Lisb")."""
+    typed = (request.args.get("q") or "").strip()
+    if not typed:
+        raise BadParam("q", "q (a place name) is required, e.g. q=Lisbon")
+    if len(typed) > 200:
+        raise BadParam("q", "q is longer than 200 characters")
+    return jsonify(placenames.geocode(typed, int_arg("limit", 10, 1, 50)))
 
 
 @bp.get("/photos/<int:photo_id>")

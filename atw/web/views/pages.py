@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, url_for
 from flask.blueprints import BlueprintSetupState
 
 from atw.present import viewer
-from atw.query import filters, records, search, trip_store
+from atw.query import filters, placenames, records, search, trip_store
 from atw.web import dashboard, db
 
 bp = Blueprint("pages", __name__)
@@ -61,7 +61,9 @@ def photo(photo_id: int):  # type: ignore[no-untyped-def]
         prev_args={**args, **step.get("prev", {})} if before else args,
         next_args={**args, **step.get("next", {})},
         back=back,
-        taken=viewer.taken_words(rec["taken_at"], rec["utc_offset"]),
+        taken=viewer.taken_words(rec["taken_at"], rec["utc_offset"], rec.get("time_zone")),
+        place=placenames.caption(rec),
+        place_detail=placenames.detail(rec),
         facts=viewer.facts(rec),
         objects=viewer.object_groups(rec["detections"]),
         prev_id=prev_id,

@@ -75,14 +75,19 @@ def charts_page():  # type: ignore[no-untyped-def]
 @bp.get("/charts.json")
 def charts_json():  # type: ignore[no-untyped-def]
     """The charts of the filter: ?period=day|week|month|year, ?show=class,class (the picker),
-    ?with_estimated=1 (also chart the photos whose date is only estimated from the file)."""
+    ?with_estimated=1 (also chart the photos whose date is only estimated from the file),
+    ?by=categories|classes (what classes over time stacks when nothing is picked)."""
     flt = filters.parse(request.args)
     period = request.args.get("period") or None
     if period is not None and period not in series.PERIODS:
         raise FilterError("period", f"period must be one of {', '.join(series.PERIODS)}")
+    by = request.args.get("by") or "categories"
+    if by not in charts.BREAKDOWNS:
+        raise FilterError("by", f"by must be one of {', '.join(charts.BREAKDOWNS)}, got {by!r}")
     show = [c.strip() for c in request.args.get("show", "").split(",") if c.strip()]
     with_estimated = request.args.get("with_estimated", "") in {"1", "true", "yes", "on"}
-    return jsonify(charts.charts(db.session(), flt, period, show or None, with_estimated))
+    got = charts.charts(db.session(), flt, period, show or None, with_estimated, by)
+    return jsonify(got)
 
 
 @bp.get("/report")

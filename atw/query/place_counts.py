@@ -1,0 +1,164 @@
+"""Places of a filtered set with photo counts: countries, regions and populated places (GET
+/api/places, the filter panel's autocomplete, the report's lists), and countries per day (the
+"where was I when" chart). No Flask.
+
+Counted from the stored place columns (ix_photo_place: country_code, region, place, listed, …):
+one GROUP BY over the filter's ids, rolled up here into towns, regions and countries, so the lists
+always add up. A place is listed as its town (Lisbon's Intendente as Lisbon: atw.query.placenames,
+the rule captions and the place filter use), so each count is what place=<name> selects. Photos
+without a country (no position, at sea, or not placed yet) are counted apart, as "no_country"."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select, true
+from sqlalchemy.orm import Session
+
+from atw.core import dialect, gazetteer
+from atw.core.schema import Photo
+from atw.query import placenames
+from atw.query.filters import PhotoFilter
+from atw.query.plan import Query
+
+KINDS = ("country", "region", "place")
+
+
+def _grouped(session: Session, flt: PhotoFilter) -> list[Any]:
+    """(country_code, region, place, photos) of the filtered photos, one row per stored place."""
+    n = func.count().label("photos")
+    cols = (Photo.country_code, Photo.region, Photo.place)
+    q = select(*cols, n)
+    if flt.is_empty():
+        q = q.where(Photo.listed == true())
+    else:
+        ids = Query(session, flt).ids().subquery()
+        q = q.join(ids, ids.c.id == Photo.id)
+    return list(session.execute(q.group_by(*cols)))
+
+
+def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -> dict[str, Any]:
+    """{countries: [{code, name, photos}], regions: [{country_code, country, region, photos}],
+    places: [{country_code, country, region, name, photos}], no_country: n, and the lengths of
+    the lists before `limit` (countries_total, …)}; each list most photos first (then by name).
+    A photo counts once in its place (its town), its region and its country."""
+    countries: dict[str, int] = defaultdict(int)
+    regions: dict[tuple[str, str | None], int] = defaultdict(int)
+    towns: dict[tuple[str, str | None, str], int] = defaultdict(int)
+    no_country = 0
+    for code, region, place, photos in _grouped(session, flt):
+        if code is None:
+            no_country += photos
+            continue
+        countries[code] += photos
+        regions[(code, region)] += photos
+        if place is not None:
+            towns[placenames.town_of((code, region, place))] += photos
+    places = [
+        {
+            "country_code": code,
+            "country": gazetteer.country_name(code),
+            "region": region,
+            "name": name,
+            "photos": int(n),
+        }
+        for (code, region, name), n in towns.items()
+    ]
+    out: dict[str, Any] = {
+        "countries": [
+            {"code": c, "name": gazetteer.country_name(c) or c, "photos": int(n)}
+            for c, n in countries.items()
+        ],
+        "regions": [
+            {
+                "country_code": c,
+                "country": gazetteer.country_name(c),
+                "region": r,
+                "photos": int(n),
+            }
+            for (c, r), n in regions.items()
+            if r is not None
+        ],
+        "places": places,
+        "no_country": int(no_country),
+    }
+    for key, name in (("countries", "name"), ("regions", "region"), ("places", "name")):
+        out[key].sort(key=lambda r, name=name: (-r["photos"], r[name] or "", r.get("region") or ""))
+        out[f"{key}_total"] = len(out[key])
+        if limit is not None:
+            out[key] = out[key][:limit]
+    return out
+
+
+def complete(
+    session: Session, flt: PhotoFilter, kind: str, typed: str, limit: int = 12
+) -> list[dict[str, Any]]:
+    """The autocomplete of the filter panel's country, region and place fields: the entries of
+    that kind within the filtered photos whose name contains `typed` (any case and accents):
+    names that start with it first, then those with a word that does, then the rest; most photos
+    first within each. Each entry has `value`, the text that selects it in the filter."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    q = gazetteer.fold(typed)
+    if not q:
+        return []
+    counts = place_counts(session, flt)
+    rows = counts[{"country": "countries", "region": "regions", "place": "places"}[kind]]
+    names = {"country": "name", "region": "region", "place": "name"}
+
+    def rank(row: dict[str, Any]) -> int | None:
+        text = gazetteer.fold(row[names[kind]] or "")
+        if kind == "country" and row["code"].lower() == q:
+            return 0
+        if text.startswith(q):
+            return 0
+        if any(w.startswith(q) for w in re.split(r"\s+", text)):
+            return 1
+        return 2 if q in text else None
+
+    twins: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
+    for row in rows if kind == "place" else ():
+        twins[row["name"]].add((row["country_code"], row["region"]))
+    ranked = [
+        (r, {**row, "value": _value(kind, row, twins)})
+        for row in rows
+        if (r := rank(row)) is not None
+    ]
+    ranked.sort(key=lambda x: (x[0], -x[1]["photos"], x[1]["value"]))
+    return [entry for _r, entry in ranked[:limit]]
+
+
+def _value(kind: str, row: dict[str, Any], twins: dict[str, set[Any]]) -> str:
+    """The text a picked entry puts in its field: a country's name; a region or place by its
+    name, with its country (and region) when another entry of the list has the same name."""
+    if kind == "country":
+        return str(row["name"])
+    if kind == "region":
+        return str(row["region"])
+    name, here = row["name"], twins[row["name"]]
+    if len(here) == 1:
+        return str(name)
+    same_country = sum(1 for code, _r in here if code == row["country_code"]) > 1
+    parts = [name, row["region"] if same_country else None, row["country"]]
+    return ", ".join(p for p in parts if p)
+
+
+def country_days(session: Session, flt: PhotoFilter) -> dict[str, dict[date, int]]:
+    """{country code: {local day: photos}} of the filtered photos with a capture time and a
+    country: where the photos were taken, when (the charts roll the days up into periods)."""
+    ids = Query(session, flt).ids().subquery()
+    day = dialect.day_of(Photo.taken_at, session.get_bind().dialect.name)
+    rows = session.execute(
+        select(Photo.country_code, day.label("day"), func.count().label("n"))
+        .join(ids, ids.c.id == Photo.id)
+        .where(Photo.country_code.is_not(None), Photo.taken_at.is_not(None))
+        .group_by(Photo.country_code, day)
+    ).all()
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for code, d, n in rows:
+        when = d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
+        out[code][when] = int(n)
+    return dict(out)
