@@ -363,9 +363,18 @@ def test_api_caps_query_complexity(client, query, param):
 
 
 def test_caps_allow_the_largest_valid_query(client):
-    q = "classes=" + ",".join(f"c{i}" for i in range(20))
+    from atw.core import gazetteer
+    from atw.query.place_filter import MAX_COUNTRIES
+
+    # Twenty known class words (an unknown word is refused: atw.query.words), groups among them.
+    names = "dog,cat,person,car,bird,beach,seashore,zebra,kite,boat,bicycle,pizza,umbrella,horse"
+    q = "classes=" + names + ",bus,truck,train,airplane,alp,volcano"
     q += "&folder=/" + "a" * 999 + "&lat=0&lon=0&radius_km=20037.5&per_page=500"
-    assert client.get("/api/photos?" + q).status_code == 200
+    codes = sorted(c.code for c in gazetteer.gazetteer().countries.all())[:MAX_COUNTRIES]
+    q += "&country=" + ",".join(codes) + "&region=Lisbon&place=Sintra"
+    r = client.get("/api/photos?" + q)
+    assert r.status_code == 200, r.get_json()
+    assert client.get("/api/photos?" + q.replace("&country=", "&country=xx,")).status_code == 400
 
 
 def test_non_utf8_and_control_characters_in_names_are_indexed_and_served(make_app, tmp_path):
