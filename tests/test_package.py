@@ -161,6 +161,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def pins_without_extras(out: Path) -> Path:
+    """requirements.txt as pip constraints: pip refuses a constraint with extras
+    ("psycopg[binary]==…"), so the name alone keeps the version."""
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    out.write_text("\n".join(re.sub(r"^([A-Za-z0-9_.-]+)\[[^]]*\]", r"\1", ln) for ln in lines))
+    return out
+
+
 @pytest.fixture(scope="module")
 def slim(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the wheel installed, without the index extra; returns its bin/.
@@ -169,7 +177,7 @@ def slim(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("slim") / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv])
     pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python"]
-    constraints = ["-c", ROOT / "requirements.txt"]
+    constraints = ["-c", pins_without_extras(tmp_path_factory.mktemp("pins") / "pins.txt")]
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     for old in WHEELHOUSE.glob("atw-*.whl"):  # pip download copies the wheel in: never reuse it
         old.unlink()
