@@ -6,7 +6,7 @@ group rows or the SQL under test."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -88,7 +88,11 @@ UNDATED: set[int] = set()  # photos without a capture time (in the fixture's ind
 def gworld(
     tmp_path_factory: pytest.TempPathFactory, module_database: Any
 ) -> tuple[Any, Path, list[P]]:
-    base = tmp_path_factory.mktemp("groups")
+    return make_gworld(tmp_path_factory.mktemp("groups"), module_database)
+
+
+def make_gworld(base: Path, module_database: Any) -> tuple[Any, Path, list[P]]:
+    """The world's index under base (also tests/test_groups_charts.py's)."""
     app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
     photos = world()
     build_world(app, base / "photos", photos)
@@ -432,36 +436,38 @@ def test_api_class_detail_members_parents_children(gworld):
     assert r.status_code == 404 and r.get_json()["suggestions"]
 
 
-# --- the charts: classes over time by category ----------------------------------------------
-
-
-@pytest.mark.parametrize("extra", ["", "&min_score=0.5", "&source=coco", "&classes=dog"])
-def test_classes_over_time_stacks_by_category_as_the_filter_counts(gworld, extra):
-    """By default one stack per top-level category; each bar is what the filter with that
-    category gives for the period (dated photos: the charts leave estimated ones out)."""
+@pytest.mark.parametrize("q", ["", "min_score=0.5", "start=2014-01-01&end=2015-12-31&source=coco"])
+def test_the_class_browser_counts_are_what_a_click_returns(gworld, q):
+    """The class browser (atw/static/classes.js): categories, then a category's and a group's
+    children and own classes (COCO "bird" on the Birds category: source=coco), counted in the
+    filter without its class words; each word's link (classes=label with the rest of the
+    filter, and the own class's source) returns that many photos; an entry with photos opens
+    to at least one child or own class with photos."""
     app, _root, _photos = gworld
     c = app.test_client()
-    data = c.get(f"/charts.json?period=month{extra}").get_json()
-    if "classes=" in extra:  # the filter's own class words are charted, as before
-        assert data["by"] == "classes" and data["shown"] == ["dog"]
-        return
-    assert data["by"] == "categories" and data["shown"]
-    # Each stack is named by a word that gives its category in a filter (a click adds it).
-    keys = [[e.key for e in V.resolve(name)] for name in data["shown"]]
-    assert all(len(k) == 1 and k[0] in V.top_categories for k in keys), keys
-    names = set(data["shown"])
-    traces = {t["name"]: t for t in data["figures"]["classes_over_time"]["data"]}
-    assert list(traces) == data["shown"]
-    totals = []
-    for name, trace in traces.items():
-        for x, y in zip(trace["x"], trace["y"], strict=True):
-            month = date.fromisoformat(x[:10])
-            last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-            q = f"classes={quote(name)}&start={month}&end={last}&estimated=exclude{extra}"
-            body = c.get(f"/api/photos?{q}").get_json()
-            assert body.get("total") == y, (name, x, body)
-        totals.append(sum(trace["y"]))
-    assert totals == sorted(totals, reverse=True) and totals[0] > 0  # largest first
-    by_classes = c.get(f"/charts.json?period=month&by=classes{extra}").get_json()
-    assert by_classes["by"] == "classes" and not set(by_classes["shown"]) & names
-    assert c.get("/charts.json?by=colour").status_code == 400
+
+    def total(row: dict[str, Any]) -> int:
+        args = dict(kv.split("=") for kv in q.split("&") if kv)
+        args["classes"] = quote(row["label"])
+        if row.get("source"):
+            args["source"] = row["source"]
+        body = c.get("/api/photos?" + "&".join(f"{k}={v}" for k, v in args.items())).get_json()
+        return body["total"]
+
+    def opened(row: dict[str, Any]) -> list[dict[str, Any]]:
+        d = c.get(f"/api/classes/{quote(row['key'])}?{q}").get_json()
+        assert d["key"] == row["key"] and d["photos"] == row["photos"]
+        rows = [r for r in d["own"] + d["children"] if r["photos"] > 0]
+        assert rows, row
+        for r in rows:
+            assert total(r) == r["photos"], r
+        return rows
+
+    cats = c.get(f"/api/classes?kind=category&{q}").get_json()
+    assert cats and {r["kind"] for r in cats} == {"category"}
+    for cat in cats:
+        assert total(cat) == cat["photos"], cat
+    groups = [r for cat in cats[:4] for r in opened(cat) if r["kind"] != "class"]
+    for group in groups[:4]:
+        opened(group)
+    assert groups

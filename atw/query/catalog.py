@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from atw.core import group_rows, vocabulary
@@ -21,7 +21,7 @@ from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.schema import ClassCount, PhotoClass
 from atw.core.vocabulary import Entry
-from atw.query import groups, search, words
+from atw.query import conditions, groups, search, words
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, date_conds, grid_bucket, on_grid, score_conds
@@ -143,8 +143,11 @@ def _class_count(session: Session, flt: PhotoFilter, entry: Entry) -> int:
         )
         return int(session.scalar(q) or 0)
     pc = aliased(PhotoClass, name="ec")
-    conds = [tuple_(pc.label, pc.source).in_(pairs), *score_conds(pc, t, k)]
-    conds += date_conds(flt, pc.taken_at)
+    # One range of ix_photo_class_label per pair (an OR of equalities: SQLite reads a row-value
+    # IN over (label, source) as a scan of the whole table), dates as a sort_time window there.
+    one = [and_(pc.label == lb, pc.source == s) for lb, s in pairs]
+    conds = [or_(*one) if len(one) > 1 else one[0], *score_conds(pc, t, k)]
+    conds += conditions.dates(flt, pc.taken_at, pc.sort_time)
     if not _only_dates(flt):
         conds.append(pc.photo_id.in_(_filtered_ids(session, flt)))
     n = func.count(func.distinct(pc.photo_id)) if len(pairs) > 1 else func.count()
@@ -256,7 +259,9 @@ def _sources(entry: Entry) -> list[str]:
 
 def detail(session: Session, flt: PhotoFilter, word: str) -> dict[str, Any] | None:
     """One entry (the best the word names) with its member classes, parents and children
-    (each counted in the filter), and the other entries the word names. None if none."""
+    (each counted in the filter), its own classes (member classes that no child holds: COCO
+    "dog" on dog.n.01, as a source's class: source=coco with the entry's word selects it), and
+    the other entries the word names. None if none."""
     found = words.entries(word)
     if not found:
         return None
@@ -264,7 +269,8 @@ def detail(session: Session, flt: PhotoFilter, word: str) -> dict[str, Any] | No
     entry, others = found[0], found[1:]
     children = [vocab.entries[k] for k in entry.children]
     parents = [vocab.entries[k] for k in entry.parents]
-    n = counts(session, flt, [entry, *children])
+    own = _own_classes(entry, children)
+    n = counts(session, flt, [entry, *children, *own])
     return {
         **brief(entry, n[entry.key]),
         "lemmas": list(entry.lemmas),
@@ -272,5 +278,27 @@ def detail(session: Session, flt: PhotoFilter, word: str) -> dict[str, Any] | No
         "member_classes": {s: list(v) for s, v in entry.members.items()},
         "parents": [brief(p, -1) | {"photos": None} for p in parents],
         "children": _order([brief(c, n[c.key]) for c in children]),
+        "own": [_own_row(o, n[o.key]) for o in own],
         "others": [brief(o, -1) | {"photos": None} for o in others],
     }
+
+
+def _own_classes(entry: Entry, children: list[Entry]) -> list[Entry]:
+    """The entry's member classes that none of its children holds, one pseudo-entry each (the
+    one label in its source; key "source:label"), for drill-down to reach every photo."""
+    out = []
+    for source in vocabulary.SOURCES:
+        held = {lb for c in children for lb in c.members[source]}
+        for label in entry.members[source]:
+            if label not in held:
+                members = {s: ((label,) if s == source else ()) for s in vocabulary.SOURCES}
+                key = f"{source}:{label}"
+                out.append(replace(entry, key=key, kind="class", members=members, children=()))
+    return out
+
+
+def _own_row(entry: Entry, photos: int) -> dict[str, Any]:
+    """An own class as the API lists it: its label, its source (the filter narrows to it)."""
+    ((source, (label,)),) = [(s, v) for s, v in entry.members.items() if v]
+    row = {"kind": "class", "key": entry.key, "label": label, "name": label, "members": 1}
+    return {**row, "source": source, "photos": photos}

@@ -4,10 +4,11 @@
   "use strict";
   var panel = document.getElementById("charts");
   if (!panel) return;
-  var state = { period: "", show: [], withEstimated: false };
+  var state = { period: "", show: [], withEstimated: false, by: "" };
   var bound = {};
   var period = document.getElementById("chart-period");
   var picker = document.getElementById("chart-picker");
+  var byBox = document.getElementById("chart-by"); // classes over time: by category or top classes
   var estSwitch = document.getElementById("estimated-switch");
   var estBox = document.getElementById("chart-estimated");
   var estText = document.getElementById("estimated-text");
@@ -76,6 +77,13 @@
     estimatedSwitch(data);
     period.value = state.period;
     period.dataset.auto = data.period;
+    if (byBox) {
+      byBox.value = data.by;
+      panel.dataset.by = data.by;
+      // the filter's own class words are what the chart shows: no breakdown to choose
+      byBox.disabled = !!(data.focus && data.focus.length);
+      byBox.title = byBox.disabled ? "the chart shows the filter's classes" : "";
+    }
     picker.textContent = "";
     data.pickable.forEach(function (c) {
       var label = document.createElement("label");
@@ -119,6 +127,7 @@
     if (state.period) q.set("period", state.period);
     if (state.show.length) q.set("show", state.show.join(","));
     if (state.withEstimated) q.set("with_estimated", "1");
+    if (state.by) q.set("by", state.by);
     fetch(url.split("?")[0] + "?" + q.toString())
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) draw(data); });
@@ -127,6 +136,12 @@
   function open() { loadPlotly(refresh); }
 
   period.addEventListener("change", function () { state.period = period.value; refresh(); });
+  // A breakdown chosen here replaces the classes picked below (picked classes are charted as such).
+  if (byBox) byBox.addEventListener("change", function () {
+    state.by = byBox.value;
+    state.show = [];
+    refresh();
+  });
   if (estBox) estBox.addEventListener("change", function () { state.withEstimated = estBox.checked; refresh(); });
   picker.addEventListener("change", function () {
     state.show = Array.prototype.filter.call(picker.querySelectorAll("input"), function (b) { return b.checked; })

@@ -5,6 +5,7 @@
   var me = document.currentScript;
 
   function $(id) { return document.getElementById(id); }
+  function count(n, one, many) { return Number(n).toLocaleString("en-US") + " " + (n === 1 ? one : many); }
 
   // "dog, , cat ," → "dog, cat": what the field and the URL carry.
   function tidyClasses(value) {
@@ -31,8 +32,9 @@
     initAutocomplete(input, $("class-suggest"), classesUrl);
   }
 
-  // Suggestions come from the server (/api/classes?q=…, within the rest of the filter): classes
-  // that start with the typed word first, then those with a word that does, then the others.
+  // Suggestions come from the server (/api/classes?q=…, within the rest of the filter: classes,
+  // WordNet groups and categories, atw.query.catalog.complete): names that are the typed word or
+  // start with it first, then those with a word that does; most photos first among them.
   function initAutocomplete(input, list, classesUrl) {
     if (!input || !list) return;
     var params = new URLSearchParams(window.location.search);
@@ -60,14 +62,35 @@
           list.innerHTML = "";
           rows.forEach(function (c) {
             if (taken.slice(0, -1).indexOf(c.label.toLowerCase()) !== -1) return; // already chosen
-            var li = document.createElement("li");
-            li.textContent = c.label + " (" + c.photos + (c.source === "coco" ? ", object" : "") + ")";
-            li.dataset.label = c.label;
-            list.appendChild(li);
+            list.appendChild(suggestion(c));
           });
           active = -1;
           list.hidden = items().length === 0;
         });
+    }
+
+    // "dog — 42 photos · 119 classes  group": the word it puts in the field, its photos in the
+    // filter, and for a group or category how many classes it holds.
+    function suggestion(c) {
+      var li = document.createElement("li");
+      li.dataset.label = c.label;
+      li.dataset.kind = c.kind;
+      var w = document.createElement("span");
+      w.className = "w";
+      w.textContent = c.label;
+      li.appendChild(w);
+      var more = " — " + count(c.photos, "photo", "photos");
+      if (c.kind !== "class" && c.members > 1) more += " · " + count(c.members, "class", "classes");
+      if (c.sources && c.sources.length === 1 && c.sources[0] === "coco") more += " (detected objects)";
+      li.appendChild(document.createTextNode(more));
+      if (c.kind !== "class") {
+        var k = document.createElement("span");
+        k.className = "kind";
+        k.textContent = " " + c.kind;
+        li.appendChild(k);
+      }
+      if (c.name && c.name.toLowerCase() !== String(c.label).toLowerCase()) li.title = c.name;
+      return li;
     }
 
     function pick(li) {
