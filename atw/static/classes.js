@@ -98,6 +98,7 @@
     tree.dataset.loaded = "asked";
     ask("?kind=category", function (rows) {
       tree.textContent = "";
+      rows = rows.filter(function (r) { return !(r.parents && r.parents.length); }); // the top level
       rows.forEach(function (r) { tree.appendChild(item(r)); });
       if (!rows.length) tree.appendChild(el("li", "hint", "no labelled photos in this filter"));
       tree.dataset.loaded = "1";
