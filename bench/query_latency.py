@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,203 +22,15 @@ from sqlalchemy.orm import Session
 
 from atw.core.engine import make_engine
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass
-from atw.query import catalog, place_counts, search
-from atw.query.filters import PhotoFilter
+from atw.query import catalog, place_counts, search, trip_store
 from bench import synthetic_pg
-from bench.synthetic_index import CITIES, DATA_VERSION, build
+from bench.query_cases import Case, cases
+from bench.synthetic_index import DATA_VERSION, build
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
 # --- measuring ---------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    name: str
-    filters: Callable[[np.random.Generator], Any]  # a PhotoFilter (complete: and the text)
-    kind: str = "search"  # or "classes", "complete" (the class autocomplete), "places"
-
-
-def random_day(rng: np.random.Generator) -> date:
-    return date(2013, 1, 1) + timedelta(days=int(rng.integers(0, 12 * 365 - 400)))
-
-
-def city(rng: np.random.Generator, top: int = 10) -> tuple[float, float]:
-    c = CITIES[int(rng.integers(0, top))]
-    return c[1], c[2]
-
-
-# Class groups: everyday words of groups (dog ≈ 120 classes), the top-level categories, and
-# what people start typing.
-GROUP_WORDS = ("dog", "bird", "car", "boat", "food", "flower", "building")
-CATEGORY_WORDS = ("animals", "food", "vehicles", "buildings", "clothing", "home", "sport")
-TYPED = ("do", "bi", "ca", "foo", "bea", "sea", "mou", "veh", "dr", "s")
-
-
-# Countries and towns of the synthetic photos (bench/synthetic_index.py CITIES, placed by the
-# gazetteer): the place filters pick among them.
-COUNTRIES = ("PT", "FR", "US", "JP", "AU", "NZ", "FJ", "NO", "IS", "ZA")
-TOWNS = ("Lisbon", "Paris", "Tokyo", "Sydney", "Auckland", "Porto", "Madrid", "Berlin")
-
-
-def cases(frequent: list[str], mid: list[str], coco_mid: list[str]) -> list[Case]:
-    """The measured queries, each with parameters varied per run."""
-
-    def date_range(r: np.random.Generator) -> PhotoFilter:
-        d = random_day(r)
-        return PhotoFilter(start=d, end=d + timedelta(days=int(r.integers(7, 365))))
-
-    def one_class(r: np.random.Generator) -> PhotoFilter:
-        lb = mid[int(r.integers(0, len(mid)))]
-        return PhotoFilter(classes=(lb,), min_score=float(r.choice([0.1, 0.3, 0.5])))
-
-    def two_all(r: np.random.Generator) -> PhotoFilter:
-        # A scene and what is in it ("seashore and person"): a 1–5 % class with a frequent one.
-        a = mid[int(r.integers(0, len(mid)))]
-        b = (["person", *frequent[:3], *coco_mid[:3]])[int(r.integers(0, 7))]
-        return PhotoFilter(classes=(a, b), match="all", min_score=0.3)
-
-    def two_frequent(r: np.random.Generator) -> PhotoFilter:
-        a = frequent[int(r.integers(0, len(frequent)))]
-        b = coco_mid[int(r.integers(0, len(coco_mid)))]
-        return PhotoFilter(classes=(a, b), match="all", min_score=0.3)
-
-    def radius(r: np.random.Generator) -> PhotoFilter:
-        la, lo = city(r)
-        return PhotoFilter(lat=la, lon=lo, radius_km=50.0)
-
-    def date_class_radius(r: np.random.Generator) -> PhotoFilter:
-        la, lo = city(r)
-        d = random_day(r)
-        return PhotoFilter(
-            start=d,
-            end=d + timedelta(days=365),
-            classes=(mid[int(r.integers(0, len(mid)))],),
-            min_score=0.2,
-            lat=la,
-            lon=lo,
-            radius_km=50.0,
-        )
-
-    def picker(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(min_score=float(r.choice([0.0, 0.2, 0.5])))
-
-    def grid(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter()
-
-    def person(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(classes=("person",), min_score=float(r.choice([0.2, 0.5, 0.7])))
-
-    def nearest(r: np.random.Generator) -> PhotoFilter:
-        return replace(radius(r), sort="nearest")
-
-    def class_radius(r: np.random.Generator) -> PhotoFilter:
-        la, lo = city(r)
-        lb = (["person", *mid[:9]])[int(r.integers(0, 10))]
-        return PhotoFilter(classes=(lb,), min_score=0.2, lat=la, lon=lo, radius_km=50.0)
-
-    def person_year(r: np.random.Generator) -> PhotoFilter:
-        d = random_day(r)
-        return PhotoFilter(classes=("person",), start=d, end=d + timedelta(days=365))
-
-    def any_two(r: np.random.Generator) -> PhotoFilter:
-        a, b = (mid[int(i)] for i in r.choice(len(mid), 2, replace=False))
-        return PhotoFilter(classes=(a, b), match="any", min_score=0.3)
-
-    def min_count(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(classes=("person",), min_count=int(r.integers(2, 5)), min_score=0.5)
-
-    def picker_month(r: np.random.Generator) -> PhotoFilter:
-        d = random_day(r)
-        return PhotoFilter(start=d, end=d + timedelta(days=30))
-
-    def picker_radius(r: np.random.Generator) -> PhotoFilter:
-        la, lo = city(r, top=20)
-        return PhotoFilter(lat=la, lon=lo, radius_km=20.0)
-
-    # Places (issue 13): country and place filters, GET /api/places.
-    def country(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(country=(COUNTRIES[int(r.integers(0, len(COUNTRIES)))],))
-
-    def countries(r: np.random.Generator) -> PhotoFilter:
-        picked = r.choice(len(COUNTRIES), 2, replace=False)
-        return PhotoFilter(country=tuple(COUNTRIES[int(i)] for i in picked))
-
-    def town(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(place=TOWNS[int(r.integers(0, len(TOWNS)))])
-
-    def country_year(r: np.random.Generator) -> PhotoFilter:
-        d = random_day(r)
-        return replace(country(r), start=d, end=d + timedelta(days=365))
-
-    def country_class(r: np.random.Generator) -> PhotoFilter:
-        lb = mid[int(r.integers(0, 10))]  # a 1–5 % ImageNet class (not a group)
-        return replace(country(r), classes=(lb,), min_score=0.2)
-
-    # Class groups (issue 14): WordNet groups and categories through photo_group.
-    def dog(r: np.random.Generator) -> PhotoFilter:
-        return PhotoFilter(classes=("dog",), min_score=float(r.choice([0.1, 0.3, 0.5])))
-
-    def category(r: np.random.Generator) -> PhotoFilter:
-        word = CATEGORY_WORDS[int(r.integers(0, len(CATEGORY_WORDS)))]
-        return PhotoFilter(classes=(word,), min_score=float(r.choice([0.0, 0.2, 0.5])) or None)
-
-    def group_date_radius(r: np.random.Generator) -> PhotoFilter:
-        return replace(date_class_radius(r), classes=(GROUP_WORDS[int(r.integers(0, 4))],))
-
-    def group_year(r: np.random.Generator) -> PhotoFilter:
-        d = random_day(r)
-        word = GROUP_WORDS[int(r.integers(0, len(GROUP_WORDS)))]
-        return PhotoFilter(classes=(word,), start=d, end=d + timedelta(days=365))
-
-    def group_and_class(r: np.random.Generator) -> PhotoFilter:
-        a = GROUP_WORDS[int(r.integers(0, len(GROUP_WORDS)))]
-        return PhotoFilter(classes=(a, mid[int(r.integers(0, len(mid)))]), match="all")
-
-    def complete(r: np.random.Generator) -> tuple[PhotoFilter, str]:
-        return PhotoFilter(), TYPED[int(r.integers(0, len(TYPED)))]
-
-    def complete_year(r: np.random.Generator) -> tuple[PhotoFilter, str]:
-        d = random_day(r)
-        flt = PhotoFilter(start=d, end=d + timedelta(days=365))
-        return flt, TYPED[int(r.integers(0, len(TYPED)))]
-
-    return [
-        Case("group: dog (119 classes) ≥ threshold", dog),
-        Case("group: a category ≥ threshold", category),
-        Case("group + date (1 y) + radius 50 km", group_date_radius),
-        Case("autocomplete, no filter", complete, "complete"),
-        Case("autocomplete, 1 year", complete_year, "complete"),
-        Case("extra: group + 1 year", group_year),
-        Case("extra: group and a 1–5 % class, all", group_and_class),
-        Case("places: country (top-10)", country),
-        Case("places: two countries", countries),
-        Case("places: place (a town and its districts)", town),
-        Case("places: place, oldest first", lambda r: replace(town(r), sort="oldest")),
-        Case("places: country + 1 year", country_year),
-        Case("places: country + class", country_class),
-        Case("places: /api/places, no filter", grid, "places"),
-        Case("places: /api/places, 1 month", picker_month, "places"),
-        Case("places: /api/places, one country", country, "places"),
-        Case("places: /api/places, radius 20 km", picker_radius, "places"),
-        Case("date range (1 week – 1 year)", date_range),
-        Case("one class ≥ threshold", one_class),
-        Case("two classes, all (1–5 % + frequent)", two_all),
-        Case("radius 50 km (top-10 cities)", radius),
-        Case("date (1 y) + class + radius 50 km", date_class_radius),
-        Case("class counts, picker (no filter)", picker, "classes"),
-        Case("first grid page, no filter", grid),
-        Case("frequent class: person (≈1/3)", person),
-        Case("extra: radius 50 km, nearest", nearest),
-        Case("extra: person + 1 year", person_year),
-        Case("extra: class + radius 50 km, no date", class_radius),
-        Case("extra: two classes, all, both frequent (2–40 %)", two_frequent),
-        Case("extra: two classes, any", any_two),
-        Case("extra: person, min_count 2–4", min_count),
-        Case("extra: class counts, 1 month", picker_month, "classes"),
-        Case("extra: class counts, radius 20 km", picker_radius, "classes"),
-    ]
 
 
 def run_case(session: Session, case: Case, flt: Any) -> int:
@@ -233,7 +44,41 @@ def run_case(session: Session, case: Case, flt: Any) -> int:
     return search.search(session, flt, 1, 100).total
 
 
-def measure(engine: Engine, runs: int, seed: int, only: str | None) -> list[tuple[str, ...]]:
+def drop_os_cache() -> bool:
+    """Empty the OS page cache (root on Linux; False where it is not allowed)."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+    except OSError:
+        return False
+    return True
+
+
+def p95_of(times: list[float]) -> float:
+    times = sorted(times)
+    return times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def trip_ids(engine: Engine) -> list[str]:
+    """The ids of the index's trips, computed once (the cache is kept in the index itself)."""
+    with Session(engine) as session:
+        t = time.perf_counter()
+        found = trip_store.current(session)
+        took = time.perf_counter() - t
+    home = found.home.label if found.home else "-"
+    print(f"trips: {len(found.trips)} (home {home}; computed or read in {took:.1f} s)")
+    return [t.id for t in found.trips]
+
+
+def measure(
+    engine: Engine, runs: int, seed: int, only: str | None, cold_runs: int
+) -> list[tuple[str, ...]]:
+    """Per case: warm p50/p95/max over `runs` queries (pooled connections, as the app runs),
+    then cold p50/p95 over `cold_runs` (a new connection after emptying the OS page cache)."""
     with Session(engine) as session:
         top = session.execute(
             select(ClassCount.source, ClassCount.label, func.sum(ClassCount.photos).label("n"))
@@ -250,31 +95,45 @@ def measure(engine: Engine, runs: int, seed: int, only: str | None) -> list[tupl
             f"classes: {len(top)}; frequent imagenet {frequent[0]!r} in "
             f"{top[0].n / total:.0%} of photos; {len(mid)} mid-frequency (1–5 %) classes"
         )
+    trips = trip_ids(engine) if only is None or "trip" in only else []
+    if cold_runs and not drop_os_cache():
+        print("cold: the OS page cache cannot be emptied here: cold = a new connection only")
     rows = []
-    for case in cases(frequent, mid[:40], coco_mid):
+    for case in cases(frequent, mid[:40], coco_mid, trips):
         if only and only not in case.name:
             continue
         rng = np.random.default_rng(seed)
         filters = [case.filters(rng) for _ in range(runs)]
         times, sizes = [], []
+        at = load()
         for flt in filters[:3]:  # warm-up
             with Session(engine) as session:
                 run_case(session, case, flt)
-        for flt in filters:  # a fresh session (and connection) per query, as per request
+        for flt in filters:  # a fresh session per query, as per request
             with Session(engine) as session:
                 t = time.perf_counter()
                 sizes.append(run_case(session, case, flt))
                 times.append((time.perf_counter() - t) * 1000)
-        times.sort()
-        p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+        cold = []
+        for flt in filters[:cold_runs]:
+            engine.dispose()  # a new connection: SQLite's own page cache is empty too
+            drop_os_cache()
+            with Session(engine) as session:
+                t = time.perf_counter()
+                run_case(session, case, flt)
+                cold.append((time.perf_counter() - t) * 1000)
+        p95 = p95_of(times)
         rows.append(
             (
                 case.name,
                 f"{statistics.median(times):.1f}",
                 f"{p95:.1f}",
                 f"{max(times):.1f}",
+                f"{statistics.median(cold):.0f}" if cold else "-",
+                f"{p95_of(cold):.0f}" if cold else "-",
                 f"{statistics.median(sizes):,.0f}",
-                "ok" if p95 < 50 else "SLOW",
+                f"{at}/{load()}",
+                "ok" if p95 <= 50 else "SLOW",
             )
         )
         print(" | ".join(rows[-1]), flush=True)
@@ -282,7 +141,17 @@ def measure(engine: Engine, runs: int, seed: int, only: str | None) -> list[tupl
 
 
 def table(rows: list[tuple[str, ...]]) -> Iterator[str]:
-    head = ("query (count + first page of 100 ids)", "p50 ms", "p95 ms", "max ms", "size", "")
+    head = (
+        "query (count + first page of 100 ids)",
+        "p50 ms",
+        "p95 ms",
+        "max ms",
+        "cold p50",
+        "cold p95",
+        "size",
+        "load",
+        "",
+    )
     yield "| " + " | ".join(head) + " |"
     yield "|" + "|".join("---" for _ in head) + "|"
     for r in rows:
@@ -294,6 +163,12 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1_000_000, help="photos in the synthetic index")
     ap.add_argument("--runs", type=int, default=40, help="runs per query (varied parameters)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--cold-runs",
+        type=int,
+        default=10,
+        help="cold runs per query (the OS page cache emptied and a new connection before each)",
+    )
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
     ap.add_argument("--only", help="run only the queries whose name contains this")
     ap.add_argument(
@@ -323,8 +198,8 @@ def main() -> None:
             print(f"copy: {secs:.0f} s, {synthetic_pg.size_gb(url):.1f} GB")
         else:
             print(f"using the copy of {path.name} already in that database")
-    # Measured through the app's own engine (NullPool: a new connection, and so a cold SQLite
-    # page cache, per request; the OS file cache is warm).
+    # Measured through the app's own engine (its pool: warm runs reuse connections and their
+    # page cache, as the app does; cold runs start from an empty OS page cache).
     engine = make_engine(url)
     with engine.connect() as conn:
         n = conn.scalar(select(func.count()).select_from(Photo.__table__))
@@ -332,7 +207,8 @@ def main() -> None:
         nd = conn.scalar(select(func.count()).select_from(Detection.__table__))
         ns = conn.scalar(select(func.count()).select_from(PhotoClass.__table__))
     print(f"{n:,} photos, {nl:,} labels, {nd:,} detections, {ns:,} summary rows")
-    rows = measure(engine, args.runs, args.seed, args.only)
+    print(f"load average (1 min) at start: {load()} on {os.cpu_count()} cores")
+    rows = measure(engine, args.runs, args.seed, args.only, args.cold_runs)
     print()
     for line in table(rows):
         print(line)
