@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -307,8 +308,12 @@ def cached(session: Session, latest: bool = False) -> TripSet | None:
             raw = conn.scalar(query)
     else:
         raw = session.scalar(query)
-    if not raw:
-        return None
+    return _parsed(raw) if raw else None
+
+
+@lru_cache(maxsize=4)
+def _parsed(raw: str) -> TripSet | None:
+    """The stored trips read once per distinct text (shared: callers do not change them)."""
     try:
         return TripSet.from_json(json.loads(raw))
     except (ValueError, KeyError, TypeError):
