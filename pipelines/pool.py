@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,9 @@ from pipelines.worker import Result, Task, WorkerConfig
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 STARTUP_TIMEOUT = 600.0
+# Tests only: a worker given a file of this name crashes (SIGSEGV) as a decoder bug would, so that
+# the recovery (quarantine with the reason, a fresh worker) is tested on every engine.
+CRASH_ON = "ATW_TEST_CRASH_ON"
 
 
 class WorkerStartupError(RuntimeError):
@@ -38,6 +42,7 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
         conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
+    crash_on = os.environ.get(CRASH_ON)
     while True:
         try:
             task = conn.recv()
@@ -45,6 +50,8 @@ def _worker_main(conn: Connection, cfg: WorkerConfig) -> None:
             return
         if task is None:
             return
+        if crash_on and os.path.basename(task.path) == crash_on:
+            os.kill(os.getpid(), signal.SIGSEGV)
         conn.send(("result", worker(task)))
 
 

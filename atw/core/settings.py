@@ -152,6 +152,7 @@ TOOL_VARIABLES: dict[str, str] = {
     "ATW_FUZZ_EXAMPLES": "examples per fuzz test",
     "ATW_FUZZ_RANDOM": "1: fuzz tests not derandomized",
     "ATW_MEMORY_PHOTOS": "photos of tests/test_memory.py",
+    "ATW_TEST_CRASH_ON": "tests only: an index worker given a file of this name crashes (SIGSEGV)",
 }
 
 TRUE = frozenset({"1", "true", "yes", "on"})
