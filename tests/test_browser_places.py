@@ -182,3 +182,54 @@ def test_the_charts_page_draws_the_countries(site):
                 path=str(ARTIFACTS / f"places-chart-{name}.png")
             )
         assert page.js_errors == []
+
+
+def test_the_report_lists_the_places_and_labels_them_on_its_map(site, tmp_path):
+    """The HTML report of a filter (downloaded, opened from its file with the network blocked):
+    its countries and places with counts, and its map naming the towns, each label on the map
+    and clear of the others."""
+    from tests.test_reports import open_report
+
+    app, _url = site
+    report = app.test_client().get("/report?country=PT,ES")
+    assert report.status_code == 200
+    path = tmp_path / "report.html"
+    path.write_bytes(report.data)
+    with chromium(block_network=False) as page:  # open_report blocks it, file: excepted
+        assert open_report(page, path) == []
+        countries = page.locator("#countries li").all_inner_texts()
+        assert countries == ["Portugal 3", "Spain 1"]
+        places = page.locator("#place-list li").all_inner_texts()
+        assert sorted(places) == sorted(
+            ["Lisbon, Portugal 1", "Sintra, Portugal 1", "Porto, Portugal 1", "Madrid, Spain 1"]
+        )
+        boxes = page.evaluate(
+            "() => { const svg = document.getElementById('worldmap').getBoundingClientRect();"
+            " return [[svg.left, svg.top, svg.right, svg.bottom],"
+            " [...document.querySelectorAll('#map-labels text')].map(t => {"
+            " const r = t.getBoundingClientRect();"
+            " return [t.textContent, r.left, r.top, r.right, r.bottom]; })]; }"
+        )
+        frame, labels = boxes
+        named = {text.split(" · ")[0] for text, *_r in labels}
+        assert (
+            {"Madrid"} <= named
+            and named & {"Lisbon", "Sintra"}
+            and named
+            <= {
+                "Lisbon",
+                "Sintra",
+                "Porto",
+                "Madrid",
+            }
+        )
+        for text, left, top, right, bottom in labels:
+            assert frame[0] <= left and right <= frame[2] and frame[1] <= top <= frame[3], text
+            assert right - left > 10 and bottom - top >= 6, text  # drawn, of a readable size
+        for i, a in enumerate(labels):
+            for b in labels[i + 1 :]:
+                apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+                assert apart, (a[0], b[0])
+        page.locator("#places").screenshot(path=str(ARTIFACTS / "places-report-list.png"))
+        page.locator("#worldmap").screenshot(path=str(ARTIFACTS / "places-report-map.png"))
+        assert page.js_errors == []

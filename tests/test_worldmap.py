@@ -92,3 +92,17 @@ def _lines(geometry: dict) -> Iterator[list[list[float]]]:  # type: ignore[type-
             yield from poly
     else:
         yield from geometry["coordinates"]
+
+
+def test_the_report_map_is_framed_on_its_photos():
+    assert worldmap.frame([]) == (0.0, 0.0, worldmap.WIDTH, worldmap.HEIGHT)
+    lisbon, madrid = worldmap.xy(38.72, -9.14), worldmap.xy(40.42, -3.70)
+    x, y, w, h = worldmap.frame([lisbon, madrid])
+    assert w == worldmap.MIN_SPAN and w / h == worldmap.WIDTH / worldmap.HEIGHT  # 20° wide
+    for px, py in (lisbon, madrid):
+        assert x < px < x + w and y < py < y + h
+    # far apart: their extent with a margin; at the map's edges: kept inside the map
+    x, y, w, h = worldmap.frame([worldmap.xy(60, -170), worldmap.xy(-40, 170)])
+    assert (x, w) == (0.0, worldmap.WIDTH) and y >= 0 and y + h <= worldmap.HEIGHT
+    x, y, w, h = worldmap.frame([worldmap.xy(-89, 179)])
+    assert x + w == worldmap.WIDTH and y + h == worldmap.HEIGHT

@@ -29,6 +29,9 @@ PAGE_ROWS = 100  # table rows per page in the report (client-side pagination)
 MAP_DOTS = 20_000  # at most this many dots on the map
 PLACES_LISTED = 50  # places (towns) listed with their counts, most photos first
 MAP_LABELS = 12  # places named on the map (those that do not overlap a larger one's label)
+# A map label's size in units of the whole map (its 7-unit font): width per character, the gap
+# between the point and the text, height above the point.
+LABEL_CHAR, LABEL_GAP, LABEL_HEIGHT = 4.2, 4.0, 9.0
 PLOTLY_JS = Path(charts.go.__file__).resolve().parents[1] / "package_data" / "plotly.min.js"
 
 _env = Environment(loader=PackageLoader("atw", "templates"), autoescape=select_autoescape())
@@ -95,23 +98,24 @@ def build_report(
             row.pop("sha256", None)
     d = charts.chart_data(session, flt)  # photos with estimated dates left out of the charts
     figs = charts.figures(d)
-    places: dict[str, Any] | None = None
-    labels: list[tuple[float, float, str]] = []
-    if private:  # countries and places are positions: none in a private report
-        figs.pop("countries_over_time", None)
-        figs.pop("photos_per_country", None)
-    else:
-        places = place_counts.place_counts(session, flt)
-        labels = map_labels(places["places"])
-        places["places"] = places["places"][:PLACES_LISTED]
-    dates = (d["days"][0], d["days"][-1]) if d["days"] else None
-    span = search.bounds(session, flt)
-    top = [(t["label"], t["photos"]) for t in d["top"][:10]]
     dots: list[tuple[float, float]] = []
     if not private:
         dots = [worldmap.xy(r["lat"], r["lon"]) for r in table if r.get("lat") is not None][
             :MAP_DOTS
         ]
+    view = worldmap.frame(dots)  # the map shows where the photos are
+    places: dict[str, Any] | None = None
+    labels: list[tuple[float, float, str, str]] = []
+    if private:  # countries and places are positions: none in a private report
+        figs.pop("countries_over_time", None)
+        figs.pop("photos_per_country", None)
+    else:
+        places = place_counts.place_counts(session, flt)
+        labels = map_labels(places["places"], view)
+        places["places"] = places["places"][:PLACES_LISTED]
+    dates = (d["days"][0], d["days"][-1]) if d["days"] else None
+    span = search.bounds(session, flt)
+    top = [(t["label"], t["photos"]) for t in d["top"][:10]]
     html = _env.get_template("report.html").render(
         description=filters.describe(flt, private, trip_store.name_of(session, flt.trip)),
         reopen=reopen_url(base_url, flt, private),
@@ -129,8 +133,8 @@ def build_report(
         plotly_js=plotly_js().read_text(encoding="utf-8").replace("</script", "<\\/script"),
         land=worldmap.land_path(),
         coast=worldmap.coast_path(),
-        map_w=worldmap.WIDTH,
-        map_h=worldmap.HEIGHT,
+        view=" ".join(f"{v:.1f}" for v in view),
+        scale=view[2] / worldmap.WIDTH,  # map units per unit of the whole map: sizes below
         dots=dots,
         map_dots=MAP_DOTS,
         places=places,
@@ -139,18 +143,33 @@ def build_report(
     return html.encode("utf-8")
 
 
-def map_labels(towns: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
-    """Where the map names the most photographed places: (x, y, "Lisbon · 12") at each town's
-    point, at most MAP_LABELS, a label left out where it would overlap one already placed."""
-    out: list[tuple[float, float, str]] = []
+def map_labels(
+    towns: list[dict[str, Any]], view: tuple[float, float, float, float] | None = None
+) -> list[tuple[float, float, str, str]]:
+    """Where the map names the most photographed places: (x, y, "Lisbon · 12", anchor) at each
+    town's point inside the map's view (worldmap.frame; the whole map by default), at most
+    MAP_LABELS; a label that would overlap one already placed is left out, one that would
+    leave the view on the right is drawn to the left of its point (anchor "end")."""
+    vx, vy, vw, vh = view or (0.0, 0.0, float(worldmap.WIDTH), float(worldmap.HEIGHT))
+    k = vw / worldmap.WIDTH  # label sizes scale with the view: the same size on the page
+    out: list[tuple[float, float, str, str]] = []
+    boxes: list[tuple[float, float, float, float]] = []
     for pl in towns:
         name, lat, lon = placenames.town((pl["country_code"], pl["region"], pl["name"]))
         if lat is None or lon is None:
             continue
         x, y = worldmap.xy(lat, lon)
-        if any(abs(x - a) < 45 and abs(y - b) < 9 for a, b, _t in out):
+        if not (vx <= x <= vx + vw and vy <= y <= vy + vh):
             continue
-        out.append((x, y, f"{name} · {pl['photos']:,}"))
+        text = f"{name} · {pl['photos']:,}"
+        width = (LABEL_CHAR * len(text) + LABEL_GAP) * k
+        anchor = "end" if x + width > vx + vw else "start"
+        left = x - width if anchor == "end" else x
+        box = (left, y - LABEL_HEIGHT * k, left + width, y + 2 * k)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+            continue
+        boxes.append(box)
+        out.append((x, y, text, anchor))
         if len(out) == MAP_LABELS:
             break
     return out

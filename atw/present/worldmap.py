@@ -56,3 +56,25 @@ def coastlines() -> list[list[list[float]]]:
     """The coastlines as lines of [lon, lat] points (the land's rings without the cut edges),
     for maps drawn elsewhere (atw.notebook.figures)."""
     return _features()["coast"]["coordinates"]
+
+
+MIN_SPAN = 40.0  # a framed map is at least this many units wide (20°): a city is not a blur
+MARGIN = 0.15  # of the points' extent, on each side
+
+
+def frame(points: Iterable[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """The part of the map that shows these (x, y) points: (x, y, width, height) in map units,
+    their extent widened by MARGIN on each side, at least MIN_SPAN wide, in the map's 2:1
+    proportions, inside the map. The whole map without points."""
+    pts = list(points)
+    if not pts:
+        return 0.0, 0.0, float(WIDTH), float(HEIGHT)
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    ratio = WIDTH / HEIGHT
+    w = max((x1 - x0) * (1 + 2 * MARGIN), (y1 - y0) * (1 + 2 * MARGIN) * ratio, MIN_SPAN)
+    w = min(w, float(WIDTH))
+    h = w / ratio
+    x = min(max((x0 + x1) / 2 - w / 2, 0.0), WIDTH - w)
+    y = min(max((y0 + y1) / 2 - h / 2, 0.0), HEIGHT - h)
+    return x, y, w, h
