@@ -957,6 +957,24 @@ def test_classes_within_a_radius_by_either_driver(fixture_world, monkeypatch, ab
             sort="nearest",
         ),
         PhotoFilter(classes=("zebra", "dog"), lat=0.0, lon=0.0, radius_km=20000),
+        # With dates (the classes' rows estimated by the dates' share of the archive's span).
+        PhotoFilter(
+            classes=("dog",),
+            start=date(2016, 1, 1),
+            end=date(2023, 12, 31),
+            lat=0.0,
+            lon=0.0,
+            radius_km=20000,
+        ),
+        PhotoFilter(
+            classes=("person", "seashore"),
+            match="all",
+            start=date(2010, 6, 1),
+            lat=LISBON[0],
+            lon=LISBON[1],
+            radius_km=25,
+            sort="oldest",
+        ),
     ]:
         ref = reference(photos, flt, root)
         page = run(app, flt)
