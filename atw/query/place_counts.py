@@ -57,10 +57,11 @@ def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -
         regions[(code, region)] += photos
         if place is not None:
             towns[placenames.town_of((code, region, place))] += photos
+    names = {code: gazetteer.country_name(code) for code in countries}  # once per country
     places = [
         {
             "country_code": code,
-            "country": gazetteer.country_name(code),
+            "country": names[code],
             "region": region,
             "name": name,
             "photos": int(n),
@@ -69,13 +70,12 @@ def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -
     ]
     out: dict[str, Any] = {
         "countries": [
-            {"code": c, "name": gazetteer.country_name(c) or c, "photos": int(n)}
-            for c, n in countries.items()
+            {"code": c, "name": names[c] or c, "photos": int(n)} for c, n in countries.items()
         ],
         "regions": [
             {
                 "country_code": c,
-                "country": gazetteer.country_name(c),
+                "country": names[c],
                 "region": r,
                 "photos": int(n),
             }
