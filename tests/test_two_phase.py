@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from atw.core.clock import utcnow
 from atw.core.engine import make_engine
 from atw.core.schema import Photo, StageDone
 from atw.query import unlabelled
+from pipelines.run import run_index
 from tests.conftest import EXIF_DIR, MODEL_CONFIG, fresh_app, index, need_shared
 from tests.photos import pattern, write_jpeg
 from tests.snapshot import full_snapshot, photo_count, run_statuses, sqlite_url
@@ -77,7 +79,7 @@ def without_labels(snap: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_after_the_first_phase_every_photo_is_listed_and_class_filters_say_how_many_wait(
-    world: dict[str, Any],
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     want, n = world["want"], len(world["want"]["photos"])
     app = fresh_app(world["tmp"] / "paused", **world["models"], INDEX_TWO_PHASE="always")
@@ -90,7 +92,9 @@ def test_after_the_first_phase_every_photo_is_listed_and_class_filters_say_how_m
 
     def run() -> None:
         try:
-            box["summary"] = index(app, world["photos"], on_listed=pause)
+            box["summary"] = run_index(
+                [str(world["photos"])], app.config, progress=True, on_listed=pause
+            )
         except BaseException as exc:  # shown by the main thread
             box["error"] = exc
             listed.set()
@@ -119,6 +123,13 @@ def test_after_the_first_phase_every_photo_is_listed_and_class_filters_say_how_m
         resume.set()
         thread.join(900)
     assert "error" not in box, box
+    # The progress bar shows both phases, each with its photos/s and the time left.
+    bars = capsys.readouterr().err.replace("\r", "\n")
+    files = len(list(world["photos"].iterdir()))
+    for phase, total in (("1/2 listing", files), ("2/2 labelling", n)):
+        rate = r"(?:[0-9.]+ photos/s|[0-9.]+s/ photos)"  # (tqdm turns it under 1 photo/s)
+        done = rf"{phase}: 100%\|[^|\n]*\| {total}/{total} \[[0-9:]+<00:00, +{rate}\]"
+        assert re.search(done, bars), (phase, bars[-2000:])
     summary = box["summary"]
     assert (summary.phases, summary.listed, summary.labelled, summary.indexed) == (2, n, n, n)
     assert summary.relabelled == 0 and "two phases: " in summary.line()
@@ -274,3 +285,26 @@ def test_the_unlabelled_count_equals_the_listed_photos_without_each_stage(
     client = app.test_client()
     assert client.get("/api/photos").get_json()["unlabelled"] == 0  # LABELERS="": no stage
     engine.dispose()
+
+
+def test_auto_runs_in_two_phases_above_the_threshold_of_new_files() -> None:
+    """INDEX_TWO_PHASE: `auto` above INDEX_TWO_PHASE_MIN new files (re-labels of known photos do
+    not count), `always`, `never`; never without labelling stages or new files."""
+    from pipelines.planning import Plan
+    from pipelines.run import two_phase
+    from pipelines.worker import Task
+
+    def plan(new: int, known: int = 0) -> Plan:
+        found = Plan()
+        found.tasks.extend(Task(f"/p/{i}.jpg", "/p", 1, 1) for i in range(new))
+        found.tasks.extend(Task(f"/p/k{i}.jpg", "/p", 1, 1, i + 1, ("coco",)) for i in range(known))
+        return found
+
+    specs: Any = ["a labelling stage"]
+    auto = {"INDEX_TWO_PHASE": "auto", "INDEX_TWO_PHASE_MIN": 3}
+    assert not two_phase(auto, plan(3, known=10), specs)
+    assert two_phase(auto, plan(4), specs)
+    assert not two_phase(auto, plan(4), [])
+    assert two_phase({**auto, "INDEX_TWO_PHASE": "always"}, plan(1), specs)
+    assert not two_phase({**auto, "INDEX_TWO_PHASE": "always"}, plan(0, known=5), specs)
+    assert not two_phase({**auto, "INDEX_TWO_PHASE": "never"}, plan(100), specs)
