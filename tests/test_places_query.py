@@ -215,6 +215,22 @@ def test_an_unknown_name_is_a_400_naming_the_field_with_suggestions(
         assert words in body["message"] and suggested in body["suggestions"], body
 
 
+@pytest.mark.parametrize("place", ["\x00", "Qqqqqqqqzx", "!!!"])
+def test_a_name_with_nothing_close_is_a_400_without_suggestions(world, place):
+    resp = world["client"].get("/api/photos?" + urlencode({"place": place}))
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["parameter"] == "place"
+    assert body["message"] == f"place: no place named {place!r}" and "suggestions" not in body
+    report = world["client"].get("/report?" + urlencode({"place": place, "country": "PT"}))
+    assert report.status_code == 400 and report.mimetype == "text/html"
+    assert "This report was not made: Place: no place named" in report.get_data(as_text=True)
+
+
+def test_the_report_of_a_misspelt_name_says_so_once(world):
+    page = world["client"].get("/report?place=Lisbn").get_data(as_text=True)
+    assert "did you mean Lisbon" in page and "?." not in page
+
+
 def test_a_page_shows_the_bad_name_beside_its_field_and_applies_the_rest(world):
     client = world["client"]
     html = client.get("/?place=Lisbn&country=PT&start=2019-03-11").get_data(as_text=True)

@@ -99,8 +99,10 @@ def check(flt: object) -> None:
 
 def _refuse(param: str, what: str, text: str, close: tuple[str, ...]) -> None:
     """ "no place named 'Lisbn' — did you mean Lisbon?" as a FilterError on `param`."""
-    names = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
-    hint = f" — did you mean {names}?" if close else ""
+    hint = ""
+    if close:
+        names = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
+        hint = f" — did you mean {names}?"
     reason = f"no {what} named {text!r}{hint}"
     raise FilterError(param, f"{param}: {reason}", reason, close)
 

@@ -44,7 +44,8 @@ def _bad_filter(exc: FilterError):  # type: ignore[no-untyped-def]
     return errors.page(
         400,
         "Bad Request",
-        f"This {_what()} was not made: {field_label(exc.param)}: {exc.reason}.",
+        f"This {_what()} was not made: {field_label(exc.param)}: {exc.reason}"
+        + ("" if exc.reason.endswith(("?", ".")) else "."),
         back=_back(),
     )
 
