@@ -157,7 +157,11 @@ def test_a_16_bit_tiff_and_a_layered_psd_get_the_labels_of_their_picture(make_ap
 
         for name in by_name:
             stages = set(
-                s.scalars(select(StageDone.stage).where(StageDone.photo_id == by_name[name]))
+                s.scalars(
+                    select(StageDone.stage).where(
+                        StageDone.photo_id == by_name[name], StageDone.stage != "places"
+                    )
+                )
             )
             assert stages == {"imagenet", "coco"}, name
         assert labels("original.png"), "the model labels the photo"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import index
-from tests.test_crash import full_snapshot, make_archive, photo_count, thumbs
+from tests.snapshot import full_snapshot, photo_count, sqlite_url
+from tests.test_crash import make_archive, thumbs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +28,7 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(make_app, tmp_path
 
     reference = make_app(INSTANCE_PATH=str(tmp_path / "ref"))
     index(reference, archive)
-    want = full_snapshot(tmp_path / "ref" / "atw.sqlite")  # also checks: no duplicates
+    want = full_snapshot(sqlite_url(tmp_path / "ref"))  # also checks: no duplicates
     assert len(want["photos"]) == 60
 
     inst = tmp_path / "killed"
@@ -50,19 +51,19 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(make_app, tmp_path
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
-        while photo_count(inst / "atw.sqlite") < moment and proc.poll() is None:
+        while photo_count(sqlite_url(inst)) < moment and proc.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the indexer and its workers
             kills += 1
         proc.wait()
-        full_snapshot(inst / "atw.sqlite")  # integrity and orphan checks after every kill
+        full_snapshot(sqlite_url(inst))  # integrity and orphan checks after every kill
     assert kills >= 2, "the run finished before it could be killed: make the archive bigger"
 
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    got = full_snapshot(inst / "atw.sqlite")
+    got = full_snapshot(sqlite_url(inst))
     assert got == want
     assert thumbs(inst) == thumbs(tmp_path / "ref")
     con = sqlite3.connect(inst / "atw.sqlite")

@@ -261,7 +261,9 @@ def test_the_worker_waits_while_a_cli_index_run_holds_the_lock(make_app):
     need_shared()
     app = make_app(LABELERS="", UPLOAD_RETRY_SECONDS=0.3)
     client = app.test_client()
-    lock = index_lock(app.config["INSTANCE_PATH"])  # what `flask index` holds during a run
+    # what `flask index` holds during a run (SQLite: the instance lock). PostgreSQL lets runs
+    # over other roots go on beside the worker: there the whole index, as `db upgrade` holds it
+    lock = index_lock(app.config["INSTANCE_PATH"], app.config["DATABASE_URL"])
     try:
         sent = upload_paths(client, COCO[1])[0]
         deadline = time.monotonic() + 30

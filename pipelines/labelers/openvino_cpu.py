@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 
@@ -38,12 +39,18 @@ def openvino_runner(model: bytes, precision: str) -> Any:
             "INFERENCE_PRECISION_HINT": precision,
         },
     )
-    request = compiled.create_infer_request()
     feeds = len(compiled.inputs)  # 0 for a graph that ignores its input (test models)
+    # One infer request per thread: a request is not safe to share (the web's classify requests
+    # run side by side on one loaded model), and its output buffer is rewritten by its next
+    # inference, so the result is copied out.
+    local = threading.local()
 
     def run(x: Any) -> Any:
         """NCHW float32 input → the graph's first output."""
-        return np.asarray(request.infer({0: x} if feeds else {})[0])
+        request = getattr(local, "request", None)
+        if request is None:
+            request = local.request = compiled.create_infer_request()
+        return np.array(request.infer({0: x} if feeds else {})[0], copy=True)
 
     run.compiled = compiled  # type: ignore[attr-defined]  # for checks of its settings
     return run
