@@ -69,9 +69,8 @@ Spec = tuple[Any, ...]  # a branch to build: see Query._plan
 # One look-up by key costs about this many rows of a range scan (measured at 1M photos:
 # ≈0.9 µs vs ≈0.1–0.14 µs per row).
 PROBE_COST = 7
-# With a radius, consider driving by the place (see Query._place_first) when the classes have
-# more photos than this (within the dates): beyond, a photo look-up per class row costs more
-# than counting the circle (group + 1 year + 50 km at 200k: 3-10x faster by the place).
+# With a place, consider driving by it (Query._place_first) when the classes have more photos
+# than this (within the dates): a photo look-up per class row then costs more than a count.
 PLACE_FIRST_ABOVE = 2_000
 # A page of "all of these classes" is found by checking rows of the rarest class one by one
 # (≈1 µs each at 1M photos) when that takes at most this many checks, else by merging id lists.
@@ -267,12 +266,13 @@ class Query:
         return self._class_branch(a.label, b, others)
 
     def _place_first(self) -> bool:
-        """Drive by the place (the radius's covering index), checking the classes per photo,
-        when that reads fewer rows: each class row would cost a photo look-up, each photo in
-        the circle costs one class look-up. Counting the circle reads only the covering index
-        (≈10 ms for 100k photos). With dates, the classes' rows are their dates' share."""
+        """Drive by the place (a radius, or a country/region/place: their covering indexes),
+        checking the classes per photo, when that reads fewer rows: each class row would cost
+        a photo look-up, each photo of the place one class look-up. Counting the place reads
+        only its index (≈10 ms for 100k photos). With dates, the classes' rows are their
+        dates' share."""
         flt = self.flt
-        if flt.radius_km is None:
+        if flt.radius_km is None and not (flt.country or flt.region or flt.place):
             return False
         sizes = [sum(t.photos for t in w if t.sources) for w in self.words]
         by_class = min(sizes) if flt.match == "all" else sum(sizes)
