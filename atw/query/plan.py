@@ -269,24 +269,22 @@ class Query:
         """Drive by the place (a radius, or a country/region/place: their covering indexes),
         checking the classes per photo, when that reads fewer rows: each class row would cost
         a photo look-up, each photo of the place one class look-up. Counting the place reads
-        only its index (≈10 ms for 100k photos). With dates, the classes' rows are their
-        dates' share."""
+        only its index (≈10 ms for 100k photos). With dates: the rows of the dates' share."""
         flt = self.flt
         if flt.radius_km is None and not (flt.country or flt.region or flt.place):
             return False
         sizes = [sum(t.photos for t in w if t.sources) for w in self.words]
         by_class = min(sizes) if flt.match == "all" else sum(sizes)
-        if flt.start is not None or flt.end is not None:
-            by_class = round(by_class * self._date_share())
+        by_class = round(by_class * (self._date_share() if flt.start or flt.end else 1))
         if by_class <= PLACE_FIRST_ABOVE:
             return False
         return (self.session.scalar(_count_of(self._photo_branch())) or 0) < by_class
 
     def _date_share(self) -> float:
         """The share of the archive's span (first to last instant) its dates cover: 2 seeks."""
-        first = self.session.scalar(select(func.min(Photo.sort_time)))
-        last = self.session.scalar(select(func.max(Photo.sort_time)))
-        if first is None or last is None or last <= first:
+        ends = (self.session.scalar(select(f(Photo.sort_time))) for f in (func.min, func.max))
+        first, last = ends
+        if first is None or last is None or last <= first:  # no photo, or all at one instant
             return 1.0
         start = datetime.combine(self.flt.start, time.min) if self.flt.start else first
         end = datetime.combine(self.flt.end, time.max) if self.flt.end else last
@@ -365,7 +363,7 @@ class Query:
         conds = [pg.grp == term.grp, *groups.score_conds(pg, self.flt, term.grp)]
         dates = self._date_conds(pg.taken_at)
         conds += [pg.taken_at > NO_TIME, *dates] if dates else []
-        return self._finish(q, pg.photo_id, pg.taken_at, conds, others)
+        return self._finish(q, pg.photo_id, pg.taken_at, conds, others, keyed=True)
 
     def _finish(
         self,
@@ -374,11 +372,13 @@ class Query:
         taken_key: Any,
         conds: list[ColumnElement[bool]],
         others: list[list[Term]] | None,
+        keyed: bool = False,
     ) -> Select[Any]:
-        """A class or group branch with the photo conditions (joining photo), the distance
-        to the centre, and the checks of the other words."""
+        """A class or group branch with the photo conditions (joining photo), the distance to
+        the centre, the checks of the other words. keyed: photo_group's (key: taken_at, id)."""
         if self.photo_conds or self.centre:
-            q = q.join(Photo, Photo.id == photo_id)
+            on = [Photo.id == photo_id, *([taken_key == groups.row_key(Photo.taken_at)] * keyed)]
+            q = q.join(Photo, and_(*on))
             conds = [*conds, *self.photo_conds]
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))
