@@ -77,8 +77,10 @@ def trip_ids(engine: Engine) -> list[str]:
 def measure(
     engine: Engine, runs: int, seed: int, only: str | None, cold_runs: int
 ) -> list[tuple[str, ...]]:
-    """Per case: warm p50/p95/max over `runs` queries (pooled connections, as the app runs),
-    then cold p50/p95 over `cold_runs` (a new connection after emptying the OS page cache)."""
+    """Per case: warm p50/p95/max over `runs` queries (pooled connections, as the app runs) and
+    the p95 of this process's CPU time (all of SQLite's work, none of PostgreSQL's server: on a
+    busy machine the wall time also holds the waits for a core), then cold p50/p95 over
+    `cold_runs` (a new connection after emptying the OS page cache)."""
     with Session(engine) as session:
         top = session.execute(
             select(ClassCount.source, ClassCount.label, func.sum(ClassCount.photos).label("n"))
@@ -98,46 +100,52 @@ def measure(
     trips = trip_ids(engine) if only is None or "trip" in only else []
     if cold_runs and not drop_os_cache():
         print("cold: the OS page cache cannot be emptied here: cold = a new connection only")
+    chosen = [c for c in cases(frequent, mid[:40], coco_mid, trips) if not only or only in c.name]
+    drawn = {}
     rows = []
-    for case in cases(frequent, mid[:40], coco_mid, trips):
-        if only and only not in case.name:
-            continue
+    for case in chosen:  # warm, every case first: the cold runs below empty the caches
         rng = np.random.default_rng(seed)
-        filters = [case.filters(rng) for _ in range(runs)]
-        times, sizes = [], []
+        drawn[case.name] = filters = [case.filters(rng) for _ in range(runs)]
+        times, cpu, sizes = [], [], []
         at = load()
         for flt in filters[:3]:  # warm-up
             with Session(engine) as session:
                 run_case(session, case, flt)
         for flt in filters:  # a fresh session per query, as per request
             with Session(engine) as session:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 sizes.append(run_case(session, case, flt))
                 times.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+        p95 = p95_of(times)
+        rows.append(
+            [
+                case.name,
+                f"{statistics.median(times):.1f}",
+                f"{p95:.1f}",
+                f"{max(times):.1f}",
+                f"{p95_of(cpu):.1f}",
+                "-",
+                "-",
+                f"{statistics.median(sizes):,.0f}",
+                f"{at}/{load()}",
+                "ok" if p95 <= 50 else "SLOW",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    for case, row in zip(chosen, rows, strict=True):
         cold = []
-        for flt in filters[:cold_runs]:
+        for flt in drawn[case.name][:cold_runs]:
             engine.dispose()  # a new connection: SQLite's own page cache is empty too
             drop_os_cache()
             with Session(engine) as session:
                 t = time.perf_counter()
                 run_case(session, case, flt)
                 cold.append((time.perf_counter() - t) * 1000)
-        p95 = p95_of(times)
-        rows.append(
-            (
-                case.name,
-                f"{statistics.median(times):.1f}",
-                f"{p95:.1f}",
-                f"{max(times):.1f}",
-                f"{statistics.median(cold):.0f}" if cold else "-",
-                f"{p95_of(cold):.0f}" if cold else "-",
-                f"{statistics.median(sizes):,.0f}",
-                f"{at}/{load()}",
-                "ok" if p95 <= 50 else "SLOW",
-            )
-        )
-        print(" | ".join(rows[-1]), flush=True)
-    return rows
+        if cold:
+            row[5:7] = [f"{statistics.median(cold):.0f}", f"{p95_of(cold):.0f}"]
+            print(f"cold: {case.name} | {row[5]} | {row[6]}", flush=True)
+    return [tuple(r) for r in rows]
 
 
 def table(rows: list[tuple[str, ...]]) -> Iterator[str]:
@@ -146,6 +154,7 @@ def table(rows: list[tuple[str, ...]]) -> Iterator[str]:
         "p50 ms",
         "p95 ms",
         "max ms",
+        "CPU p95",
         "cold p50",
         "cold p95",
         "size",
