@@ -471,3 +471,17 @@ def test_the_class_browser_counts_are_what_a_click_returns(gworld, q):
     for group in groups[:4]:
         opened(group)
     assert groups
+
+
+def test_the_dashboard_names_an_unknown_word_with_suggestions(gworld):
+    """The page keeps the rest of the filter and says, beside the classes field, what the word
+    might have been (the API's 400 carries the same suggestions)."""
+    app, _root, _photos = gworld
+    page = app.test_client().get("/?classes=automobil&start=2015-01-01")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    field = html[html.index('id="classes"') : html.index('id="class-suggest"')]
+    assert "no class or group called &#39;automobil&#39;" in field and "automobile" in field
+    assert "Left out of the filter" in html
+    want = len(run(app, PhotoFilter(start=date(2015, 1, 1))))
+    assert f'<strong id="total">{want}</strong>' in html

@@ -64,10 +64,10 @@
     }
     var a = el("a", "word", r.name + (r.source === "coco" ? " (detected)" : r.source ? " (" + r.source + ")" : ""));
     a.href = linkFor(r.label, r.source);
-    a.title = "filter by " + r.label + ": " + count(r.photos, "photo", "photos");
+    a.title = (KINDS[r.kind] ? KINDS[r.kind] + " of " + count(r.members, "class", "classes") + " · " : "")
+      + "filter by " + r.label + ": " + count(r.photos, "photo", "photos");
     if (chosen.indexOf(String(r.label).toLowerCase()) !== -1) a.setAttribute("aria-current", "true");
     row.appendChild(a);
-    if (KINDS[r.kind]) row.appendChild(el("span", "kind", KINDS[r.kind] + (r.members > 1 ? " · " + count(r.members, "class", "classes") : "")));
     row.appendChild(el("span", "n", Number(r.photos).toLocaleString("en-US")));
     li.appendChild(row);
     return li;
