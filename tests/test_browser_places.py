@@ -233,3 +233,20 @@ def test_the_report_lists_the_places_and_labels_them_on_its_map(site, tmp_path):
         page.locator("#places").screenshot(path=str(ARTIFACTS / "places-report-list.png"))
         page.locator("#worldmap").screenshot(path=str(ARTIFACTS / "places-report-map.png"))
         assert page.js_errors == []
+
+
+def test_the_viewer_names_the_town_and_the_local_time(site):
+    app, url = site
+    photos = app.test_client().get("/api/photos?per_page=100").get_json()["photos"]
+    ids = {p["file_name"]: p["id"] for p in photos}
+    with chromium() as page:
+        page.goto(f"{url}/photos/{ids['sintra.jpg']}")
+        assert page.inner_text("#place").startswith("Sintra, Portugal (nearest populated place: ")
+        taken = page.locator("dd time")
+        assert taken.inner_text() == "Monday 11 March 2019, 10:00 (UTC+00:00, Europe/Lisbon)"
+        assert taken.get_attribute("datetime") == "2019-03-11T10:00:00+00:00"
+        screenshot(page, "places-viewer-sintra")
+        page.goto(f"{url}/photos/{ids['tokyo.jpg']}")
+        assert page.inner_text("#place").startswith("Tokyo, Japan")
+        assert page.inner_text("dd time") == "Monday 10 June 2019, 08:00 (UTC+09:00, Asia/Tokyo)"
+        assert page.js_errors == []
