@@ -150,6 +150,12 @@ def test_place_fields_complete_and_captions_name_towns(site):
         assert err == "Place: no place named 'Sintr' — did you mean Sintra or Sinor?"
         assert page.text_content("#total") == "3"
         screenshot(page, "places-bad-name")
+        # Counted within the filter the page shows: from 11 March, Lisbon's photo is out.
+        page.goto(url + "/?start=2019-03-11")
+        page.click("#country")
+        page.keyboard.type("por")
+        wait_until(page, "() => !document.getElementById('country-suggest').hidden")
+        assert page.locator("#country-suggest li").all_text_contents() == ["Portugal (2)"]
         assert page.js_errors == []
 
 
