@@ -208,7 +208,7 @@ def test_place_filters_select_the_photos_taken_there(world, args, want):
 def test_an_unknown_name_is_a_400_naming_the_field_with_suggestions(
     world, args, param, words, suggested
 ):
-    for url in ("/api/photos", "/api/places", "/api/map"):
+    for url in ("/api/photos", "/api/places", "/api/map", "/charts.json"):
         resp = world["client"].get(url + "?" + urlencode({"start": "2019-03-10", **args}))
         body = resp.get_json()
         assert resp.status_code == 400 and body["parameter"] == param, url

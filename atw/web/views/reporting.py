@@ -40,6 +40,8 @@ def _bad_filter(exc: FilterError):  # type: ignore[no-untyped-def]
     report or export link gets a page naming the field, with a link back to the filter."""
     if request.path == "/charts.json" or errors.wants_json():
         body = {"error": "Bad Request", "parameter": exc.param, "message": exc.message}
+        if exc.suggestions:  # "did you mean": as /api gives them
+            body["suggestions"] = list(exc.suggestions)
         return jsonify(**body, status=400), 400
     return errors.page(
         400,
