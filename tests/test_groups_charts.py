@@ -16,6 +16,7 @@ import pytest
 
 from atw.core import group_rows, group_upkeep, vocabulary
 from atw.core.schema import Meta
+from atw.notebook import Archive
 from atw.query.filters import PhotoFilter, parse
 from tests.test_groups import make_gworld, ref_entry
 from tests.test_query import P, session_of
@@ -152,3 +153,17 @@ def test_stale_group_rows_give_the_same_stacks(gworld):
     finally:
         with session_of(app) as s, s.begin():
             assert group_upkeep.rebuild_if_stale(s)
+
+
+@pytest.mark.parametrize("by", ["categories", "classes"])
+def test_the_notebook_per_period_follows_the_breakdown(gworld, by):
+    """atw.notebook's per_period is the dashboard's classes over time, by category by default."""
+    app, _root, _photos = gworld
+    data = app.test_client().get(f"/charts.json?period=month&by={by}").get_json()
+    with Archive(app.config["DATABASE_URL"]) as a:
+        got = a.per_period("month", by=by) if by != "categories" else a.per_period("month")
+    assert list(got["label"].drop_duplicates()) == data["shown"]
+    rows = {(lb, p.strftime("%Y-%m-01")): n for p, lb, n in got.itertuples(index=False) if n}
+    assert rows == {
+        (name, m): n for name, months in traces(data).items() for m, n in months.items()
+    }

@@ -147,16 +147,18 @@ class Archive:
         period: str | None = None,
         show: list[str] | None = None,
         with_estimated: bool = False,
+        by: str = "categories",
         **filters: Any,
     ) -> pd.DataFrame:
         """Long form, the dashboard's "classes over time" (/charts.json): period (its first
         day), label, photos, one row per shown class and period, zeros included. period: day,
         week, month or year (None: chosen from the span, as the dashboard does); show: the
-        classes (default: the filter's, else the top ones). Photos with only an estimated time
-        are left out unless with_estimated."""
+        classes (default: the filter's, else by `by`: the top-level categories, a photo in two
+        counted in both, or "classes", the top ones). Photos with only an estimated time are
+        left out unless with_estimated."""
         flt = self.filter(**filters)
         with self.session() as s:
-            data = charts.chart_data(s, flt, period, show, with_estimated)
+            data = charts.chart_data(s, flt, period, show, with_estimated, by)
         starts = [frames.pandas().Timestamp(p) for p in data["periods"]]
         rows = [
             (start, label, n)
