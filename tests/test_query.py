@@ -840,9 +840,8 @@ def test_describe_in_plain_words():
 
 @pytest.mark.databases("sqlite")  # indexes from before Alembic exist on SQLite only
 def test_an_index_of_schema_1_is_upgraded_with_every_derived_row(make_app, tmp_path):
-    from sqlalchemy import text
-
     from alembic import command
+    from sqlalchemy import text
 
     from atw.core import dialect, migrations
 
