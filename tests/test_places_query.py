@@ -235,6 +235,7 @@ def test_a_page_shows_the_bad_name_beside_its_field_and_applies_the_rest(world):
     client = world["client"]
     html = client.get("/?place=Lisbn&country=PT&start=2019-03-11").get_data(as_text=True)
     assert "Place: no place named &#39;Lisbn&#39; — did you mean Lisbon" in html
+    assert "?. The rest" not in html and "? The rest of the filter applies." in html
     rest = api(world, country="PT", start="2019-03-11")
     assert rest["total"] == len(
         expected(world, lambda s, r: s.country == "PT" and s.taken >= "2019:03:11")
