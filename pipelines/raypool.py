@@ -6,11 +6,11 @@ it, and the results stream back to the run's one writer, which commits them in b
 does for the local pool. Each actor holds a pool of one worker process (the local pool's own
 code, pipelines.pool.Pool): the models live there, and a file that crashes or hangs the decoder
 kills only that process, so the actor answers with an error Result (quarantined with its reason)
-and starts a fresh worker. An actor lost for another reason (its node gone) is restarted by Ray
-and its rows are tried again. Thumbnails come back inside the Results (WorkerConfig.
-thumbs_inline) and the run writes them: only the photos must be readable at the same path on
-every node, plus a DATABASE_URL every node reaches (PostgreSQL) for the workers' read of what is
-indexed already.
+and starts a fresh worker. (An actor lost for another reason, its node gone, is Ray Data's to
+restart: its actor pools allow restarts; not tested here.) Thumbnails come back inside the
+Results (WorkerConfig.thumbs_inline) and the run writes them: only the photos must be readable
+at the same path on every node, plus a DATABASE_URL every node reaches (PostgreSQL) for the
+workers' read of what is indexed already.
 
 Ray is the `cluster` extra and is imported only here, on first use."""
 
@@ -27,7 +27,8 @@ from pipelines.pool import Pool
 from pipelines.worker import Result, Task, WorkerConfig
 
 # Tasks per Ray Data block: small blocks keep every actor busy to the end and stream results
-# back steadily; each block costs Ray a few milliseconds (bench/engines.py measures the whole).
+# back steadily; each block costs Ray a few milliseconds (bench/ray_overhead.py measures the
+# whole).
 MAX_BLOCK_ROWS = 16
 
 
