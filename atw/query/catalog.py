@@ -213,8 +213,7 @@ def complete(
     if not text:
         return []
     found = [s.entry for s in vocab.complete(typed, CANDIDATES)]
-    every = search.class_counts(session, PhotoFilter(source=flt.source))
-    for row in search.complete_classes(every, typed, CANDIDATES):
+    for row in _candidate_classes(session, flt.source, typed):
         entry = vocab.class_entry(row["source"], row["label"])
         if entry is not None:
             found.append(entry)
@@ -236,6 +235,33 @@ def complete(
 
 
 CANDIDATES = 40  # entries counted for one autocomplete answer
+
+
+def _candidate_classes(session: Session, source: str, typed: str) -> list[dict[str, Any]]:
+    """The vocabulary's classes whose label contains `typed` and that some listed photo has,
+    the CANDIDATES best as search.complete_classes ranks them (photos at any score, from
+    ClassCount: only those labels' rows are read)."""
+    sources = allowed_sources(PhotoFilter(source=source))
+    labels = vocabulary.load().labels
+    named = [{"label": lb, "source": s, "photos": 0} for s in sources for lb in labels[s]]
+    hits = search.complete_classes(named, typed, len(named))
+    if not hits:
+        return []
+    total = func.sum(ClassCount.photos)
+    q = (
+        select(ClassCount.source, ClassCount.label, total)
+        .where(
+            ClassCount.source.in_(sources), ClassCount.label.in_(sorted({r["label"] for r in hits}))
+        )
+        .group_by(ClassCount.source, ClassCount.label)
+        .having(total > 0)
+    )
+    photos = {(s, lb): int(n) for s, lb, n in session.execute(q)}
+    keys = [(r["source"], r["label"]) for r in hits]
+    rows = [
+        {"label": lb, "source": s, "photos": photos[(s, lb)]} for s, lb in keys if (s, lb) in photos
+    ]
+    return search.complete_classes(rows, typed, CANDIDATES)
 
 
 def _text_rank(entry: Entry, text: str) -> int:
