@@ -77,8 +77,8 @@ def stages(files: list[Path], config: dict[str, Any], repeat: int) -> None:
 
     small = [u.resize(thumb_size(u), Image.Resampling.LANCZOS) for u in uprights]
     cls_inputs = [cls.input(u) for u in uprights]
-    det_inputs = [yolo.letterbox(u, det.input_size(u.size)) for u in uprights]
-    outputs = [det._runners[(x.shape[3], x.shape[2])](x) for x, _ in det_inputs]
+    det_inputs = [yolo.letterbox_pixels(u, det.input_size(u.size), det.resize) for u in uprights]
+    outputs = [det._runners[(x.shape[2], x.shape[1])](x) for x, _ in det_inputs]
     rows = {
         "open + orientation (header only)": cpu_ms(
             lambda d: media.orientation(media.open_image(d, 10**9)), datas, repeat
@@ -100,11 +100,11 @@ def stages(files: list[Path], config: dict[str, Any], repeat: int) -> None:
         f"classifier model ({cls.runtime})": cpu_ms(
             lambda x: cls._session.run(None, {"input": x}), cls_inputs, repeat
         ),
-        "detector letterbox": cpu_ms(
-            lambda u: yolo.letterbox(u, det.input_size(u.size)), uprights, repeat
+        f"detector letterbox ({det.resize})": cpu_ms(
+            lambda u: yolo.letterbox_pixels(u, det.input_size(u.size), det.resize), uprights, repeat
         ),
         f"detector model ({det.runtime}{', rect' if det.rect else ''})": cpu_ms(
-            lambda x: det._runners[(x[0].shape[3], x[0].shape[2])](x[0]), det_inputs, repeat
+            lambda x: det._runners[(x[0].shape[2], x[0].shape[1])](x[0]), det_inputs, repeat
         ),
         "detector decode + NMS": cpu_ms(
             lambda o: yolo.nms(*yolo.decode(o, len(det.names))), outputs, repeat

@@ -37,8 +37,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "atw": {},
     "atw-file": {"YOLO_RUNTIME": "file", "YOLO_RECT": False},  # the shared int8 file as it is
     "atw-square": {"YOLO_RECT": False},  # the 640×640 input (the default before YOLO_RECT)
-    "atw-ov-cls": {"IMAGENET_RUNTIME": "openvino"},  # the classifier on OpenVINO too
+    "atw-ov-cls": {"IMAGENET_RUNTIME": "openvino"},  # the classifier on OpenVINO (auto's pick)
     "atw-onnx-cls": {"IMAGENET_RUNTIME": "onnx"},  # the classifier on onnxruntime
+    "atw-pil": {"YOLO_RESIZE": "antialias"},  # the detector's input scaled by Pillow
+    # the default of the previous session: classifier on onnxruntime, Pillow's letterbox
+    "atw-prev": {"IMAGENET_RUNTIME": "onnx", "YOLO_RESIZE": "antialias"},
     "atw-fp32": {"YOLO_RUNTIME": "fp32"},
     "atw-fp32-square": {"YOLO_RUNTIME": "fp32", "YOLO_RECT": False},
     "atw-qdq": {"YOLO_RUNTIME": "qdq"},

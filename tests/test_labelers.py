@@ -193,7 +193,8 @@ def test_coco_resolution_yolo_then_fallback(tmp_path: Path, offline: Path) -> No
     assert (spec.model, spec.weights_path) == ("custom", str(explicit))
     # The runtime (auto: OpenVINO or float onnxruntime) follows the file's hash.
     assert spec.weights_id.split("+")[0] == registry.sha256(explicit)[:12]
-    assert spec.options["runtime"] in ("openvino", "fp32") and spec.weights_id.endswith("+rectpad")
+    assert spec.options["runtime"] in ("openvino", "fp32")
+    assert spec.weights_id.endswith("+rectpad+lin")  # YOLO_RECT and YOLO_RESIZE=linear
     (spec,) = registry.resolve(
         ["coco"], config | {"YOLO_MODEL": str(explicit), "YOLO_RUNTIME": "file"}
     )

@@ -158,13 +158,66 @@ def test_openvino_runtime_finds_what_the_int8_file_finds() -> None:
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
     precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-    assert precision == ov.spec.options["precision"] and ov.spec.weights_id.endswith(precision)
+    assert precision == ov.spec.options["precision"]
+    assert ov.spec.weights_id.endswith(f"+ov-{precision}+lin")
     for stem, want in [("000000000009", {"bowl", "broccoli"}), ("000000000025", {"giraffe"})]:
         assert want <= {
             b.label for b in ov(upright(COCO_IMAGES / f"{stem}.jpg")) if b.score >= 0.25
         }
     count, missing = agreement(file, ov)
     assert count >= 20 and len(missing) <= count // 10, missing
+
+
+@pytest.mark.usefixtures("shared")
+def test_linear_resize_and_pixel_input_find_what_pillow_and_float_input_find() -> None:
+    """YOLO_RESIZE=linear (OpenCV, as Ultralytics) against Pillow's antialiased bilinear on
+    photos shrunk into the input, and OpenVINO fed 8-bit pixels (converted inside the compiled
+    model) against the float input computed in numpy."""
+    from pipelines.labelers import yolo_engines
+
+    big = [upright(p) for p in PHOTOS]
+    big = [im.resize((im.width * 3 // 2, im.height * 3 // 2)) for im in big]  # shrunk 1.5×
+    for image in big[:2]:
+        size = yolo.rect_size(image.size, (640, 640), 32)
+        lin, lb = yolo.letterbox_pixels(image, size, "linear")
+        pil, lb2 = yolo.letterbox_pixels(image, size, "antialias")
+        assert lin.dtype == np.uint8 and lin.shape == (1, size[1], size[0], 3) and lb == lb2
+        diff = np.abs(lin.astype(np.int16) - pil.astype(np.int16))
+        assert 0 < diff.mean() < 3  # other filters, the same picture
+        assert (lin[0, : lb.top] == yolo.PAD_VALUE).all()  # the border
+        np.testing.assert_array_equal(
+            yolo.letterbox(image, size, "linear")[0], yolo_engines.to_input(lin)
+        )
+    # shrunk 2× or more (no JPEG draft): OpenCV's area average, close to Pillow's
+    huge = big[0].resize((big[0].width * 3, big[0].height * 3))
+    size = yolo.rect_size(huge.size, (640, 640), 32)
+    lin, _ = yolo.letterbox_pixels(huge, size, "linear")
+    pil, _ = yolo.letterbox_pixels(huge, size, "antialias")
+    assert np.abs(lin.astype(np.int16) - pil.astype(np.int16)).mean() < 3
+    with pytest.raises(ValueError, match="unknown letterbox resize"):
+        yolo.letterbox_pixels(huge, size, "cubic")
+
+    linear = labeler(YOLO_RUNTIME="openvino")
+    pillow = labeler(YOLO_RUNTIME="openvino", YOLO_RESIZE="antialias")
+    assert (linear.resize, pillow.resize) == ("linear", "antialias")
+    count, missing = 0, []
+    for image in big:
+        a, b = linear(image), pillow(image)
+        count += sum(d.score >= 0.4 for d in a + b)
+        missing += twins(a, b, strong=0.5) + twins(b, a, strong=0.5)
+    assert count >= 20 and len(missing) <= 2, missing
+    # 8-bit pixels into OpenVINO: the same output as the float input, to bf16 rounding
+    x, _ = yolo.letterbox_pixels(big[1], (640, 512), "linear")
+    import onnx
+
+    graph = yolo_graphs.specialise(yolo_graphs.dequantize(onnx.load(str(YOLO_FILE))), 640, 512)
+    precision = linear.spec.options["precision"]
+    as_pixels = yolo_engines.pixel_runner(graph.SerializeToString(), precision)(x)
+    as_float = yolo_engines.openvino_runner(graph.SerializeToString(), precision)(
+        yolo_engines.to_input(x)
+    )
+    scores = as_float[0, 4:]
+    assert np.abs(as_pixels[0, 4:] - scores).max() < 0.02 and scores.max() > 0.5
 
 
 def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
@@ -180,11 +233,18 @@ def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
             assert spec.options["runtime"] == runtime
             ids[runtime, rect] = spec.weights_id
     assert ids["file", False] == ids["file", True] == sha  # the file as it is: square only
-    assert ids["fp32", False] == f"{sha}+fp32" and ids["fp32", True] == f"{sha}+fp32+rectpad"
-    assert ids["openvino", True] in (f"{sha}+ov-bf16+rectpad", f"{sha}+ov-f32+rectpad")
+    # then "+lin": YOLO_RESIZE=linear, the default (not for the file as it is)
+    assert ids["fp32", False] == f"{sha}+fp32+lin"
+    assert ids["fp32", True] == f"{sha}+fp32+rectpad+lin"
+    assert ids["openvino", True] in (f"{sha}+ov-bf16+rectpad+lin", f"{sha}+ov-f32+rectpad+lin")
     assert len(set(ids.values())) == 5
     (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
     assert auto.weights_id == ids["openvino", True] and auto.options["rect"]
+    assert auto.options["resize"] == "linear"
+    (pil,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RESIZE": "antialias"})
+    assert pil.weights_id == ids["openvino", True].removesuffix("+lin")
+    with pytest.raises(ValueError, match="YOLO_RESIZE must be one of"):
+        registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RESIZE": "cubic"})
     with pytest.raises(ValueError, match="YOLO_RUNTIME must be one of"):
         registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RUNTIME": "gpu"})
     with pytest.raises(ValueError, match="YOLO_CALIBRATION"):
@@ -242,7 +302,7 @@ def test_a_runtime_change_relabels_the_detections_only(make_app, tmp_path: Path)
     second = index(new, root)
     assert (second.relabelled, second.indexed) == (3, 0)
     det2, lab2, labels2, done2 = rows(new)
-    assert det2 == done2 == {f"{sha}+fp32+rectpad"}  # YOLO_RECT is on by default
+    assert det2 == done2 == {f"{sha}+fp32+rectpad+lin"}  # YOLO_RECT, YOLO_RESIZE defaults
     assert (lab2, labels2) == (lab, labels)  # the classifier's labels are untouched
     assert index(new, root).processed == 0  # up to date now
 

@@ -279,10 +279,10 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
 
 def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -> LabelerSpec:
     """The YOLO file with its runtime decided: YOLO_RUNTIME (auto → OpenVINO where installed,
-    else float onnxruntime) and YOLO_RECT. Both go into the weights id stored with every box,
-    so changing either relabels: file sha256[:12], then +runtime (+precision or calibrated
-    graph's digest), then +rectpad."""
-    from pipelines.labelers import yolo_engines
+    else float onnxruntime), YOLO_RECT and YOLO_RESIZE. All go into the weights id stored with
+    every box, so changing one relabels: file sha256[:12], then +runtime (+precision or
+    calibrated graph's digest), then +rectpad, then +lin."""
+    from pipelines.labelers import yolo, yolo_engines
 
     runtime = _get(config, "YOLO_RUNTIME", "auto").lower()
     if runtime not in yolo_engines.RUNTIMES:
@@ -292,7 +292,15 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
     if runtime == "auto":
         runtime = "openvino" if yolo_engines.openvino_available() else "fp32"
     rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
-    options: dict[str, Any] = {"runtime": runtime, "rect": rect}
+    resize = _get(config, "YOLO_RESIZE", "linear").lower() if runtime != "file" else "antialias"
+    if resize not in yolo.RESIZES:
+        raise ValueError(f"YOLO_RESIZE must be one of {', '.join(yolo.RESIZES)}, not {resize!r}")
+    if resize == "linear" and importlib.util.find_spec("cv2") is None:
+        raise ValueError(
+            "YOLO_RESIZE=linear needs OpenCV: pip install opencv-python-headless "
+            "(or set YOLO_RESIZE=antialias)"
+        )
+    options: dict[str, Any] = {"runtime": runtime, "rect": rect, "resize": resize}
     wid = weights_id(path)
     if runtime == "openvino":
         if not yolo_engines.openvino_available():
@@ -316,7 +324,8 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
     if runtime != "file":
         # "+rectpad": rectangular inputs with a half-stride border (yolo.rect_size); the
         # tightest rectangles of an earlier version were "+rect"
-        wid = f"{wid}+{tag}{'+rectpad' if rect else ''}"
+        # "+lin": scaled in by OpenCV's INTER_LINEAR (YOLO_RESIZE), not Pillow's bilinear
+        wid = f"{wid}+{tag}{'+rectpad' if rect else ''}{'+lin' if resize == 'linear' else ''}"
     return LabelerSpec("coco", "yolo", path.stem, wid, str(path), options)
 
 

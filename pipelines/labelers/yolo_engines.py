@@ -22,8 +22,16 @@ from pipelines.labelers.openvino_cpu import (
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[np.ndarray], np.ndarray]  # NCHW float32 input → the graph's first output
-__all__ = ["openvino_available", "openvino_precision", "openvino_runner", "ort_runner"]
+# (1, H, W, 3) uint8 letterboxed pixels → the graph's first output
+Runner = Callable[[np.ndarray], np.ndarray]
+__all__ = [
+    "openvino_available",
+    "openvino_precision",
+    "openvino_runner",
+    "ort_runner",
+    "pixel_runner",
+    "to_input",
+]
 
 RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino")
 QDQ_RECIPE = "qdq2"  # bump when the calibration recipe below changes: new files, new ids
@@ -33,14 +41,26 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".
 
 
 def ort_runner(model: str | bytes) -> Runner:
-    """An onnxruntime session (one thread, sequential) as a function."""
+    """An onnxruntime session (one thread, sequential) as a function of 8-bit pixels."""
     session = ort_session(model)
     name = session.get_inputs()[0].name
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return session.run(None, {name: x})[0]
+    def run(pixels: np.ndarray) -> np.ndarray:
+        return session.run(None, {name: to_input(pixels)})[0]
 
     return run
+
+
+def pixel_runner(model: bytes, precision: str) -> Runner:
+    """An OpenVINO model (one thread) as a function of 8-bit pixels, converted in the model."""
+    return openvino_runner(model, precision, pixels=True)
+
+
+def to_input(pixels: np.ndarray) -> np.ndarray:
+    """(1, H, W, 3) uint8 pixels → the float32 NCHW ÷ 255 input of a YOLO graph."""
+    x = np.empty((1, 3, *pixels.shape[1:3]), np.float32)
+    np.multiply(pixels[0].transpose(2, 0, 1), np.float32(1 / 255.0), out=x[0])
+    return x
 
 
 def calibration_photos(folder: str | Path, limit: int = CALIBRATION_PHOTOS) -> list[Path]:
