@@ -53,7 +53,8 @@ def pick_photos(dest: Path) -> None:
 def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One local Ray for the module: 2 CPUs, no dashboard, its files in the test's folder;
     stopped at the end. (Ray refuses 127.0.0.1 as a node's address and listens on every
-    interface; a local instance of Ray 2.60 asks for its token.) Its workers (and the local pool's) crash on POISON."""
+    interface; a local instance of Ray 2.60 asks for its token.) Its workers (and the local
+    pool's) crash on POISON."""
     import ray  # the `cluster` extra (in the tested set: requirements.txt)
 
     os.environ[CRASH_ON] = POISON
