@@ -19,9 +19,10 @@ from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.localtime import photo_time
 from atw.core.schema import Base, ClassCount, Detection, Label, Meta, Photo, PhotoClass, PhotoPath
 
-DATA_VERSION = "3"  # bump when the generator changes, so cached files are rebuilt
+DATA_VERSION = "4"  # bump when the generator changes, so cached files are rebuilt
 # 2: places (the gazetteer's, as the places stage stores them) and capture instants (sort_time)
 # 3: the ImageNet names the classifier stores (the vocabulary's), class-group rows (issue 14)
+# 4: class-group rows carry sort_time (revision 0005: groups ordered by the instant)
 
 # The 80 COCO classes (underscores stand for spaces).
 _COCO_NAMES = (
@@ -287,7 +288,7 @@ def chunk_rows(
             summary = photo_class_rows(pid, taken, "imagenet", inet_items, st)
             summary += photo_class_rows(pid, taken, "coco", coco_items, st)
             out["summary"] += summary
-            out["group"] += group_rows.rows_of(pid, taken, summary)
+            out["group"] += group_rows.rows_of(pid, taken, summary, sort_time=st)
     return out
 
 

@@ -73,9 +73,11 @@ def undate(app: Any, photo: P) -> None:
     never changes, so its copies are cleared here and the group rows rebuilt), then write its
     labels again: the writer's upkeep of a photo without a time."""
     with session_of(app) as s, s.begin():
-        s.execute(update(Photo).where(Photo.id == photo.id).values(taken_at=None))
+        no_time = {"taken_at": None, "taken_at_utc": None, "sort_time": None}  # photo_time's
+        s.execute(update(Photo).where(Photo.id == photo.id).values(no_time))
         cls = update(PhotoClass).where(PhotoClass.photo_id == photo.id)
-        s.execute(cls.values(taken_at=None).execution_options(synchronize_session=False))
+        cls = cls.values(taken_at=None, sort_time=None)
+        s.execute(cls.execution_options(synchronize_session=False))
         group_upkeep.rebuild(s)
     write_labels(app, [photo], model="m2")
     UNDATED.add(photo.id)
@@ -193,7 +195,7 @@ FILTERS = [
 
 def same(app: Any, got: list[int], want: list[int]) -> bool:
     """got == want; on PostgreSQL the photo without a capture time may stand first instead of
-    last (PostgreSQL sorts NULL first in DESC; group pages sort it as SQLite does)."""
+    last (PostgreSQL sorts NULL first in DESC, group pages as every other list)."""
     if "postgresql" not in str(app.config.get("DATABASE_URL")):
         return got == want
     dated = [i for i in got if i not in UNDATED]
@@ -238,7 +240,7 @@ def test_group_scores_are_stored_as_defined(gworld):
     assert row is not None and (row.c1, row.c5, row.n) == (9500, 6000, 7)
 
 
-@pytest.mark.databases("sqlite")  # PostgreSQL sorts NULL first in DESC elsewhere in atw
+@pytest.mark.databases("sqlite")  # PostgreSQL sorts NULL first in DESC (groups too)
 def test_the_undated_photo_sorts_and_pages_like_any_undated_photo(gworld):
     app, _root, photos = gworld
     flt = PhotoFilter(classes=("dog",))

@@ -132,7 +132,8 @@ PLACES_ONLY = ("time_zone", "country_code", "region", "place", "place_km", "near
 
 def after_0002(fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
     """The fresh rows as revision 0002 leaves an older index: no places; the instant from the
-    stored offset alone ("exif", or "file" for an estimated time), sort_time and its copies."""
+    stored offset alone ("exif", or "file" for an estimated time), sort_time and its copies
+    (photo_class's, photo_group's)."""
     cols, *rows = fresh["photo"]
     c = {name: i for i, name in enumerate(cols)}
     photos, sort = [], {}
@@ -157,12 +158,16 @@ def after_0002(fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
     pcols, *prows = fresh["photo_class"]
     pid, st = pcols.index("photo_id"), pcols.index("sort_time")
     classes = [tuple(sort[r[pid]] if i == st else v for i, v in enumerate(r)) for r in prows]
+    gcols, *grows = fresh["photo_group"]  # its sort_time copies too (revision 0005)
+    gid, gst = gcols.index("photo_id"), gcols.index("sort_time")
+    grouped = [tuple(sort[r[gid]] if i == gst else v for i, v in enumerate(r)) for r in grows]
     scols, *srows = fresh["stage_done"]
     stages = [r for r in srows if r[scols.index("stage")] != "places"]
     return {
         **fresh,
         "photo": [cols, *sorted(photos, key=repr)],
         "photo_class": [pcols, *sorted(classes, key=repr)],
+        "photo_group": [gcols, *sorted(grouped, key=repr)],
         "stage_done": [scols, *stages],
     }
 

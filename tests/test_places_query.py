@@ -16,7 +16,10 @@ from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 
+from atw.core import derived
+from atw.core.group_schema import PhotoGroup
 from atw.core.schema import Photo, PhotoClass
 from tests.conftest import fresh_app, index
 from tests.photos import pattern, write_jpeg
@@ -67,6 +70,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> dic
     summary = index(app, base / "photos")
     assert summary.indexed == len(SHOTS), summary.errors
     engine = create_engine(app.config["DATABASE_URL"])
+    # One ImageNet class per photo (no labeller runs here), stored as the writer stores a
+    # labeller's results: summary and class-group rows, so that a group filter has rows.
+    with Session(engine) as s, s.begin():
+        for p in s.scalars(select(Photo)):
+            derived.replace_stage(s, p.id, p.taken_at, "imagenet", [("beagle", 0.9)], p.sort_time)
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -124,7 +132,8 @@ def test_the_index_placed_each_photo_where_it_is(world):
 
 def test_sort_keys_are_kept_with_every_photo_and_class_row(world):
     """sort_time is the instant where there is one, else the wall clock, in photo and in its
-    photo_class copies: the date window on sort_time (atw.query.conditions) relies on it."""
+    photo_class and photo_group copies: the date window on sort_time (atw.query.conditions)
+    relies on it."""
     app = world["app"]
     engine = create_engine(app.config["DATABASE_URL"])
     with engine.connect() as conn:
@@ -138,11 +147,20 @@ def test_sort_keys_are_kept_with_every_photo_and_class_row(world):
             )
         ).all()
         assert all(c.sort_time == c.own for c in copies)
+        group_copies = conn.execute(
+            select(PhotoGroup.sort_time, Photo.sort_time.label("own")).join(
+                Photo, Photo.id == PhotoGroup.photo_id
+            )
+        ).all()
+        assert len(group_copies) >= len(SHOTS)  # beagle: dog, animals … (the fixture)
+        assert all(c.sort_time == c.own for c in group_copies)
         names = {ix["name"] for ix in inspect(conn).get_indexes("photo")}
         assert {"ix_photo_sort_time", "ix_photo_place"} <= names
         assert "ix_photo_taken_at" not in names
         cols = {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("photo_class")}
         assert cols["ix_photo_class_label"][:4] == ["label", "source", "sort_time", "photo_id"]
+        cols = {ix["name"]: ix["column_names"] for ix in inspect(conn).get_indexes("photo_group")}
+        assert cols["ix_photo_group_sort"][:3] == ["grp", "sort_time", "photo_id"]
     engine.dispose()
 
 
@@ -347,6 +365,16 @@ def test_newest_first_follows_the_instant_and_dates_stay_local(world):
     # The whole archive, newest first, by the instant; the viewer's previous/next agree.
     every = names_of(world, [p["id"] for p in api(world)["photos"]])
     assert every == by_instant(world, set(BY_NAME))
+    # A filter naming a class group (dog: beagle is one; photo_group drives) by the instant
+    # too, its dates local (the window on photo_group.sort_time).
+    grouped = {"classes": "dog", "start": "2019-03-10", "end": "2019-03-10"}
+    day_order = ["lisbon", "nogps", "tokyo"]
+    for sort, want in (("newest", day_order), ("oldest", day_order[::-1])):
+        got = names_of(world, [p["id"] for p in api(world, **grouped, sort=sort)["photos"]])
+        assert got == want, sort
+    for sort in ("newest", "oldest"):
+        got = names_of(world, [p["id"] for p in api(world, classes="dog", sort=sort)["photos"]])
+        assert got == by_instant(world, set(BY_NAME), newest=sort == "newest"), sort
     html = world["client"].get(f"/photos/{world['ids']['nogps']}").get_data(as_text=True)
     assert (
         f'href="/photos/{world["ids"]["lisbon"]}' in html
@@ -476,8 +504,8 @@ def test_the_report_lists_the_places_and_a_private_one_names_none(world):
 
 @pytest.mark.databases("sqlite")
 def test_the_listing_queries_read_the_instant_indexes(world):
-    """EXPLAIN on SQLite: newest first and a class's newest first walk the sort_time indexes
-    (no temporary sort), a date range seeks the sort_time window."""
+    """EXPLAIN on SQLite: newest first and a class group's newest first walk the sort_time
+    indexes (no temporary sort), a date range seeks the sort_time window."""
     from sqlalchemy.orm import Session
 
     from atw.core.engine import make_engine
@@ -500,3 +528,15 @@ def test_the_listing_queries_read_the_instant_indexes(world):
         assert "ix_photo_sort_time (sort_time>? AND sort_time<?)" in dated, dated
         country = plan(PhotoFilter(country=("PT",)))
         assert "ix_photo_place" in country, country
+        # A class group (photo_group) likewise: its instant index, the window on its dates.
+        group = plan(PhotoFilter(classes=("dog",)))
+        assert "ix_photo_group_sort (grp=?)" in group and "TEMP B-TREE" not in group, group
+        group_dated = plan(
+            PhotoFilter(
+                classes=("dog",),
+                start=datetime(2019, 3, 10).date(),
+                end=datetime(2019, 3, 11).date(),
+            )
+        )
+        window = "ix_photo_group_sort (grp=? AND sort_time>? AND sort_time<?)"
+        assert window in group_dated and "TEMP B-TREE" not in group_dated, group_dated

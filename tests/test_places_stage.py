@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from atw.core import derived, dialect, gazetteer, migrations
 from atw.core.engine import make_engine
+from atw.core.group_schema import PhotoGroup
 from atw.core.schema import Label, Photo, PhotoClass, PhotoPath, StageDone
 from pipelines import places
 from tests.conftest import EXIF_DIR, MODEL_CONFIG, fresh_app, index, need_shared
@@ -358,8 +359,8 @@ def test_known_photos_get_places_without_being_read_again(make_app, tmp_path, mo
 
 
 def test_class_summaries_follow_the_instant(tmp_path):
-    """PhotoClass.sort_time, the class plans' copy, equals the photo's after labelling (real
-    models) and after the places stage moves it."""
+    """PhotoClass.sort_time and PhotoGroup.sort_time, the class and group plans' copies,
+    equal the photo's after labelling (real models) and after the places stage moves it."""
     need_shared(Path(MODEL_CONFIG["IMAGENET_WEIGHTS"]), Path(MODEL_CONFIG["YOLO_MODEL"]))
     root = tmp_path / "p"
     root.mkdir()
@@ -371,15 +372,19 @@ def test_class_summaries_follow_the_instant(tmp_path):
     def pairs() -> set[tuple[Any, ...]]:
         with session_of(app) as s:
             q = select(PhotoClass.photo_id, PhotoClass.sort_time, Photo.sort_time).join(Photo)
-            return set(s.execute(q).all())
+            g = select(PhotoGroup.photo_id, PhotoGroup.sort_time, Photo.sort_time)
+            g = g.join(Photo, Photo.id == PhotoGroup.photo_id)
+            return {("class", *r) for r in s.execute(q)} | {("group", *r) for r in s.execute(g)}
 
     got = pairs()
-    assert got and all(a == b for _i, a, b in got)
+    assert got and all(a == b for _k, _i, a, b in got)
+    assert {k for k, *_ in got} == {"class", "group"}
     with session_of(app) as s:
         moved = s.scalar(select(func.count()).where(Photo.sort_time != Photo.taken_at))
     assert moved == 2  # Arezzo by its zone, Big Ben by its tag; boy1 has no offset
     with session_of(app) as s, s.begin():  # as if the stage had never run
         s.execute(update(PhotoClass).values(sort_time=PhotoClass.taken_at))
+        s.execute(update(PhotoGroup).values(sort_time=PhotoGroup.taken_at))
         s.execute(update(Photo).values(sort_time=Photo.taken_at))
     index(app, root, relabel=["places"])
     assert pairs() == got

@@ -21,7 +21,7 @@ from atw.core.derived import bucket, class_rows
 from atw.core.engine import create_schema, make_engine
 from atw.core.migrations import SchemaOutdated
 from atw.core.schema import ClassCount, Detection, Label, Photo, PhotoClass, PhotoPath
-from atw.query import records, search, words
+from atw.query import records, search
 from atw.query.filters import FilterError, PhotoFilter, describe, parse, to_args
 from pipelines.labelers.base import Box
 from pipelines.labelers.base import Label as LabelItem
@@ -274,16 +274,8 @@ def reference(photos: list[P], flt: PhotoFilter, root: Path) -> list[int]:
         )
         without = sorted((p for p in hits if not p.gps), key=lambda p: -p.id)
         return [p.id for p in with_gps + without]
-    rev = flt.sort == "newest"
-    if not by_instant(flt):
-        return [p.id for p in sorted(hits, key=lambda p: (p.taken_at, p.id), reverse=rev)]
+    rev = flt.sort == "newest"  # by the capture instant, class groups too (issue 13)
     return [p.id for p in sorted(hits, key=lambda p: (p.order_key, p.id), reverse=rev)]
-
-
-def by_instant(flt: PhotoFilter) -> bool:
-    """Newest/oldest first follow the capture instant, except for a filter naming a class
-    group: photo_group's rows are keyed by the wall-clock time (atw.query.plan.Query)."""
-    return not any(a.grp is not None for w in flt.classes for a in words.atoms(w))
 
 
 def ref_counts(photos: list[P], flt: PhotoFilter, root: Path) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ def replace_stage(
 
 def set_sort_times(session: Session, photo_ids: Sequence[int]) -> None:
     """These photos' sort_time changed (the places stage resolved an offset): copy it into
-    their summary rows (PhotoClass.sort_time), in one statement."""
+    their summary rows (PhotoClass.sort_time, in one statement) and their class-group rows."""
     if photo_ids:
         own = select(Photo.sort_time).where(Photo.id == PhotoClass.photo_id).scalar_subquery()
         session.execute(
@@ -114,6 +114,7 @@ def set_sort_times(session: Session, photo_ids: Sequence[int]) -> None:
             .values(sort_time=own)
             .execution_options(synchronize_session=False)
         )
+        group_upkeep.set_sort_times(session, photo_ids)
 
 
 def unlist(session: Session, photo: Photo) -> None:
@@ -150,7 +151,8 @@ def _replace(
     where = [PhotoClass.photo_id == photo_id]
     if source is not None:
         where.append(PhotoClass.source == source)
-    cols = [getattr(PhotoClass, c) for c in ("source", "label", "taken_at", *_SCORES)]
+    cols = [getattr(PhotoClass, c) for c in ("source", "label", "taken_at", "sort_time")]
+    cols += [getattr(PhotoClass, c) for c in _SCORES]
     every = [r._asdict() for r in session.execute(select(*cols).where(where[0]))]
     old = [r for r in every if source is None or r["source"] == source]
     if old:

@@ -20,10 +20,9 @@ stale: the writer leaves them alone, the query layer answers group filters from 
 (exact, slower: atw.query.groups), and the next index run or `flask --app atw db upgrade`
 rebuilds them under the index lock (atw.core.engine.derive_groups).
 
-A photo without a capture time has NO_TIME in its rows (a key column cannot be NULL): it sorts
-where NULL sorts on SQLite (last newest first). PostgreSQL sorts NULL first in DESC, so there
-such a photo stands last in the pages of a group filter and first in others (atw always stores a
-time: the file's when the photo has none)."""
+A photo without a capture time has NO_TIME in its rows' taken_at (a key column cannot be NULL)
+and NULL in their sort_time (the order's key, revision 0005), as in photo: it sorts where
+NULL sorts, like in every other list."""
 
 from __future__ import annotations
 
@@ -53,7 +52,7 @@ COUNT_SOURCES = ("any", IMAGENET, COCO)
 BOXES = 5
 REBUILD_CHUNK = 5000
 
-ClassRow = Mapping[str, Any]  # PhotoClass columns: source, label, score, s2…s5, n (taken_at)
+ClassRow = Mapping[str, Any]  # PhotoClass columns: source, label, score, s2…s5, n (taken_at …)
 
 
 @dataclass(frozen=True)
@@ -136,10 +135,12 @@ def rows_of(
     taken_at: datetime | None,
     class_rows: Iterable[ClassRow],
     groups: StoredGroups | None = None,
+    sort_time: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """A photo's PhotoGroup rows from its PhotoClass rows (atw.core.group_scores semantics):
     inet = the member probabilities summed, capped at 1; c1…c5 = the 5 best member boxes, n
-    their number; score = the larger of inet and c1. (Written for speed: ~40 rows a photo.)"""
+    their number; score = the larger of inet and c1; sort_time the photo's (revision 0005).
+    (Written for speed: ~40 rows a photo.)"""
     of_class = (groups or stored_groups()).of_class
     inet: dict[int, int] = {}
     boxes: dict[int, list[int]] = {}
@@ -189,6 +190,7 @@ def rows_of(
                 "c4": c[3],
                 "c5": c[4],
                 "n": count.get(g, 0),
+                "sort_time": sort_time,
             }
         )
     return out

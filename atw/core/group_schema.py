@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atw.core.schema import Base
@@ -30,7 +30,12 @@ class PhotoGroup(Base):
     count fast. The primary key is the only b-tree (no second index, no photo_id index, no
     foreign key): a photo's rows are found by (grp, taken_at, photo_id), which the upkeep
     computes from the photo's class rows. taken_at copies photo.taken_at (which never changes);
-    a photo without one has group_rows.NO_TIME (a key column cannot be NULL)."""
+    a photo without one has group_rows.NO_TIME (a key column cannot be NULL).
+
+    Revision 0005 (issue 13): sort_time copies photo.sort_time (the capture instant where
+    known, NULL without a time; the places stage changes it: group_upkeep.set_sort_times), and
+    ix_photo_group_sort gives a group's pages in that order, as ix_photo_class_label does for
+    a class (covering: the score columns and taken_at for the exact date test)."""
 
     __tablename__ = "photo_group"
 
@@ -45,8 +50,16 @@ class PhotoGroup(Base):
     c4: Mapped[int | None] = mapped_column(Integer)
     c5: Mapped[int | None] = mapped_column(Integer)
     n: Mapped[int] = mapped_column(Integer)
+    sort_time: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index(
+            "ix_photo_group_sort",
+            *("grp", "sort_time", "photo_id", "score", "inet"),
+            *("c1", "c2", "c3", "c4", "c5", "taken_at"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class GroupCount(Base):

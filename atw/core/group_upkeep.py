@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from atw.core.group_rows import (
     META_KEY,
+    NO_TIME,
     REBUILD_CHUNK,
     ClassRow,
     count_deltas,
@@ -85,10 +86,8 @@ def write_pending(session: Session) -> None:
     gone: list[dict[str, Any]] = []
     added: list[dict[str, Any]] = []
     for photo_id, (old, new) in pending.items():
-        taken_before = old[0]["taken_at"] if old else None
-        taken_after = new[-1]["taken_at"] if new else None
-        before = {r["grp"]: r for r in rows_of(photo_id, taken_before, old)}
-        after = {r["grp"]: r for r in rows_of(photo_id, taken_after, new)}
+        before = {r["grp"]: r for r in _rows(photo_id, old)}
+        after = {r["grp"]: r for r in _rows(photo_id, new)}
         gone += [r for g, r in before.items() if after.get(g) != r]
         added += [r for g, r in after.items() if before.get(g) != r]
     conn = session.connection()
@@ -103,10 +102,44 @@ def write_pending(session: Session) -> None:
     apply_counts(session, deltas)
 
 
+def _rows(photo_id: int, rows: list[ClassRow]) -> list[dict[str, Any]]:
+    """rows_of a photo's class rows, with the capture time and sort key they copy."""
+    if not rows:
+        return []
+    last = rows[-1]
+    return rows_of(photo_id, last["taken_at"], rows, sort_time=last["sort_time"])
+
+
 _G = PhotoGroup.__table__
-_DELETE = delete(_G).where(
-    _G.c.grp == bindparam("g"), _G.c.taken_at == bindparam("t"), _G.c.photo_id == bindparam("p")
-)
+_BY_KEY = (_G.c.grp == bindparam("g"), _G.c.taken_at == bindparam("t"))
+_BY_KEY += (_G.c.photo_id == bindparam("p"),)
+_DELETE = delete(_G).where(*_BY_KEY)
+_RETIME = update(_G).where(*_BY_KEY).values(sort_time=bindparam("s"))
+
+
+def set_sort_times(session: Session, photo_ids: Sequence[int]) -> None:
+    """These photos' sort_time changed (the places stage re-timed them; their PhotoClass
+    copies already follow): copy it into their group rows, found by primary key from their
+    class rows (which groups they are in). Nothing while the rows are stale (a rebuild will
+    write them)."""
+    if not photo_ids or not current(session):
+        return
+    write_pending(session)  # rows still to write carry the time they were given
+    conn = session.connection()
+    of_class = stored_groups().of_class
+    cols = (PhotoClass.photo_id, PhotoClass.source, PhotoClass.label, Photo.taken_at)
+    q = (
+        select(*cols, Photo.sort_time)
+        .join(Photo, Photo.id == PhotoClass.photo_id)
+        .where(PhotoClass.photo_id.in_(photo_ids))
+    )
+    keys: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in conn.execute(q):
+        for g in of_class.get((r.source, r.label), ()):
+            t = r.taken_at or NO_TIME
+            keys[(g, r.photo_id)] = {"g": g, "t": t, "p": r.photo_id, "s": r.sort_time}
+    if keys:
+        conn.execute(_RETIME, list(keys.values()))
 
 
 def apply_counts(session: Session, deltas: Counter[tuple[int, str, int]]) -> None:
@@ -171,7 +204,9 @@ def rebuild(
     conn = session.connection()
     staging.create(conn)
     ids = list(session.scalars(select(Photo.id).where(Photo.listed == true()).order_by(Photo.id)))
-    cols = [PhotoClass.__table__.c[n] for n in ("photo_id", "taken_at", "source", "label")]
+    cols = [
+        PhotoClass.__table__.c[n] for n in ("photo_id", "taken_at", "sort_time", "source", "label")
+    ]
     cols += [PhotoClass.__table__.c[n] for n in ("score", "s2", "s3", "s4", "s5", "n")]
     counts: Counter[tuple[int, str, int]] = Counter()
     written = 0
@@ -183,7 +218,7 @@ def rebuild(
         rows = [
             row
             for pid, its in by_photo.items()
-            for row in rows_of(pid, its[0]["taken_at"], its, groups)
+            for row in rows_of(pid, its[0]["taken_at"], its, groups, its[0]["sort_time"])
         ]
         if rows:
             conn.execute(insert(staging), rows)

@@ -19,13 +19,14 @@ Strategies (measured at 1M photos, see bench/query_latency.py and ../shared/PERF
   (ClassCount), the others checked by primary key.
 - "none": a class no listed photo has (in the allowed sources) under `all`, or no class found.
 A class word may name a WordNet group or category (atw.query.words): its branch reads one range
-of photo_group (grp, taken_at, photo_id) as a class reads photo_class; the checks of the other
-words look a group up by that primary key. While the group rows are stale, every photo is
-checked from its class rows ("photo", atw.query.groups).
+of photo_group's ix_photo_group_sort (grp, sort_time, photo_id, …) as a class reads photo_class;
+the checks of the other words look a group up by its primary key (grp, taken_at, photo_id).
+While the group rows are stale, every photo is checked from its class rows ("photo",
+atw.query.groups).
 Every statement returns one row per photo with the columns id, taken_at (the local wall
-clock), sort_time (the order's key: the capture instant where known, atw.query.conditions; the
-wall clock while a class group drives, whose rows are keyed by it) and dot with a centre; pages
-and counts are built from the same conditions, so a total and its ids agree."""
+clock), sort_time (the order's key: the capture instant where known, atw.query.conditions)
+and dot with a centre; pages and counts are built from the same conditions, so a total and its
+ids agree."""
 
 from __future__ import annotations
 
@@ -79,10 +80,7 @@ PROBES_PER_PAGE = 20_000
 
 class Query:
     """The SQL of one filter: ids() (id, taken_at, sort_time[, dot]), ordered(), count(),
-    fast_count(). by_instant: the order is by the capture instant (Photo.sort_time); False when
-    a class word names a stored group, whatever drives the query: photo_group's rows are keyed
-    by the wall clock, so such a filter orders by taken_at (the same order for every plan).
-    """
+    fast_count(). Every plan orders by the capture instant (sort_time and its copies)."""
 
     def __init__(self, session: Session, flt: PhotoFilter) -> None:
         flt = trip_store.narrow(session, flt)  # a trip is read as its days: dates below
@@ -94,19 +92,14 @@ class Query:
         self.words = [[t for t in self.terms if t.word == i] for i in range(len(flt.classes))]
         self.fresh = not any(t.grp is not None for t in self.terms) or group_rows.current(session)
         self.photo_conds = conditions.photo_conds(flt, self.centre, self.dialect)
-        self.by_instant = all(t.grp is None for t in self.terms)
-        self.raw = False  # the branches read photo_group's taken_at as stored (see ids())
         self.kind, self.specs = self._plan()
-        self.branches = [self._branch(spec, self.raw) for spec in self.specs]
+        self.branches = [self._branch(spec) for spec in self.specs]
 
     # --- the statements ---
 
     def ids(self) -> Any:
-        """SELECT id, taken_at, sort_time[, dot] of every matching photo, one row per photo.
-        (Pages and counts of groups alone read photo_group's taken_at as stored, so that its
-        index gives the order; here a photo without a capture time has NULL, as everywhere
-        else.)"""
-        branches = [self._branch(s, False) for s in self.specs] if self.raw else self.branches
+        """SELECT id, taken_at, sort_time[, dot] of every matching photo, one row per photo."""
+        branches = self.branches
         if self.kind == "union":
             return union(*branches)
         if self.kind == "intersect":
@@ -248,21 +241,20 @@ class Query:
         return ("single" if len(specs) == 1 else "union"), specs
 
     def _specs(self, terms: list[Term], others: list[list[Term]]) -> list[Spec]:
-        """One branch per class and source, one per group; raw when all are groups."""
+        """One branch per class and source, one per group."""
         specs: list[Spec] = []
         for t in terms:
             if t.grp is not None and t.sources:
                 specs.append(("group", t, None, others))
             specs += [("class", t, (s,), others) for s in t.sources if t.grp is None]
-        self.raw = all(spec[0] == "group" for spec in specs)
         return specs
 
-    def _branch(self, spec: Spec, raw: bool) -> Select[Any]:
+    def _branch(self, spec: Spec) -> Select[Any]:
         kind, a, b, others = spec
         if kind == "photo":
             return self._photo_branch(nothing=a, classes=b)
         if kind == "group":
-            return self._group_branch(a, others, raw)
+            return self._group_branch(a, others)
         return self._class_branch(a.label, b, others)
 
     def _place_first(self) -> bool:
@@ -294,8 +286,7 @@ class Query:
         """Photos driven by `photo`'s own indexes; with classes=True the class conditions are
         EXISTS look-ups by the summary's primary key."""
         q = select(Photo.id.label("id"), Photo.taken_at.label("taken_at"))
-        key = Photo.sort_time if self.by_instant else Photo.taken_at
-        q = q.add_columns(key.label("sort_time"))
+        q = q.add_columns(Photo.sort_time.label("sort_time"))
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))
         dates = self._date_conds(Photo.taken_at, Photo.sort_time)
@@ -342,8 +333,8 @@ class Query:
         are further words each photo must have (EXISTS by primary key)."""
         flt = self.flt
         pc = aliased(PhotoClass, name="pc")
-        key = pc.sort_time if self.by_instant else pc.taken_at
-        q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"), key.label("sort_time"))
+        q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"))
+        q = q.add_columns(pc.sort_time.label("sort_time"))
         conds = [
             pc.label == label,
             pc.source == sources[0] if len(sources) == 1 else pc.source.in_(sources),
@@ -352,16 +343,16 @@ class Query:
         ]
         return self._finish(q, pc.photo_id, groups.row_key(pc.taken_at), conds, others)
 
-    def _group_branch(self, term: Term, others: list[list[Term]], raw: bool) -> Select[Any]:
-        """Photos with this group, driven by photo_group's primary key (grp, taken_at,
-        photo_id): one range, newest first. raw: taken_at as stored (NO_TIME for a photo
-        without one: it sorts where NULL does, and keeps the index order)."""
+    def _group_branch(self, term: Term, others: list[list[Term]]) -> Select[Any]:
+        """Photos with this group, driven by ix_photo_group_sort (grp, sort_time, photo_id,
+        …): one range, newest first by the instant (a photo without a time: NULL sort_time,
+        NO_TIME taken_at in the key, NULL taken_at out)."""
         assert term.grp is not None
         pg = aliased(PhotoGroup, name="pg")
-        taken = pg.taken_at if raw else groups.output_time(pg)
-        q = select(pg.photo_id.label("id"), taken.label("taken_at"), taken.label("sort_time"))
+        q = select(pg.photo_id.label("id"), groups.output_time(pg).label("taken_at"))
+        q = q.add_columns(pg.sort_time.label("sort_time"))
         conds = [pg.grp == term.grp, *groups.score_conds(pg, self.flt, term.grp)]
-        dates = self._date_conds(pg.taken_at)
+        dates = self._date_conds(pg.taken_at, pg.sort_time)
         conds += [pg.taken_at > NO_TIME, *dates] if dates else []
         return self._finish(q, pg.photo_id, pg.taken_at, conds, others, keyed=True)
 

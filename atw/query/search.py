@@ -118,9 +118,8 @@ def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int |
     previous/next in the viewer. The photo is placed by its own sort key, so this works even
     when it does not match the filter itself."""
     q = Query(session, flt)
-    key_col = Photo.sort_time if q.by_instant else Photo.taken_at  # the order's key (plan.py)
     row = session.execute(
-        select(key_col.label("key"), Photo.geo_x, Photo.geo_y, Photo.geo_z).where(
+        select(Photo.sort_time.label("key"), Photo.geo_x, Photo.geo_y, Photo.geo_z).where(
             Photo.id == photo_id
         )
     ).first()
