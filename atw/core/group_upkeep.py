@@ -48,11 +48,10 @@ def replace(
     old: list[ClassRow],
     new: list[ClassRow],
 ) -> None:
-    """A photo's class rows change from `old` to `new` (each with its taken_at copy, the same
-    for all: a capture time never changes). The group rows follow when the transaction
-    commits (one pass for all the photos of a writer's batch, and once for a photo whose
-    stages are written one after the other): see write_pending. Nothing while the rows are
-    stale."""
+    """A photo's class rows change from `old` to `new` (each with its taken_at and sort_time
+    copies, the same for all). The group rows follow when the transaction commits (one pass
+    for all the photos of a writer's batch, and once for a photo whose stages are written one
+    after the other): see write_pending. Nothing while the rows are stale."""
     if not (old or new) or not current(session):
         return
     pending = session.info.get(PENDING)
