@@ -142,6 +142,25 @@ def _categories(session: Session, flt: PhotoFilter) -> tuple[list[str], dict[str
     return list(names.values()), {names[k]: v for k, v in days.items()}
 
 
+def heatmap(colours: list[Any], largest: int, **kw: Any) -> go.Heatmap:
+    """A counts heatmap in these colours: empty cells left blank, thin gaps, whole-number
+    ticks on its colour bar (one per photo up to 6)."""
+    return go.Heatmap(
+        colorscale=colours,
+        zmin=1,
+        hoverongaps=False,
+        xgap=1,
+        ygap=1,
+        colorbar={
+            "thickness": 12,
+            "outlinewidth": 0,
+            "tickformat": ",d",
+            **({"dtick": 1} if largest <= 6 else {}),
+        },
+        **kw,
+    )
+
+
 def _fig(data: list[Any], title: str, **layout: Any) -> dict[str, Any]:
     # The title sits on the left, clear of the mode bar (top right, shown on hover).
     heading = {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "y": 0.98}
@@ -227,21 +246,12 @@ def figures(d: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if month_x
         else []
     )
-    heat = go.Heatmap(
+    heat = heatmap(
+        HEAT_COLOURS,
+        max(cells, default=0),
         x=edges,
         y=list(d["shown"]),
         z=heat_z,
-        colorscale=HEAT_COLOURS,
-        zmin=1,
-        hoverongaps=False,
-        xgap=1,
-        ygap=1,
-        colorbar={
-            "thickness": 12,
-            "outlinewidth": 0,
-            "tickformat": ",d",
-            **({"dtick": 1} if max(cells, default=0) <= 6 else {}),
-        },
         hovertemplate="%{y}, %{x|%b %Y}: %{z} photos<extra></extra>",
     )
     top = list(reversed(d["top"]))
@@ -335,7 +345,7 @@ def figures(d: dict[str, Any]) -> dict[str, dict[str, Any]]:
             xaxis=count_axis([sum(t["by_source"].values()) for t in top]),
             margin={"l": 20, "r": 20, "t": 48, "b": 40},
         ),
-        **place_charts.figures(d, _fig, count_axis, date_axis),
+        **place_charts.figures(d, _fig, count_axis, date_axis, heatmap),
         "capture_time": _fig(
             day_bars,
             "Capture dates",

@@ -55,9 +55,11 @@ def figures(
     fig: Callable[..., dict[str, Any]],
     count_axis: Callable[..., dict[str, Any]],
     date_axis: Callable[..., dict[str, Any]],
+    heatmap: Callable[..., Any],
 ) -> dict[str, dict[str, Any]]:
     """The two figures from chart_data's dict `d` (its periods, first/last and the place data);
-    fig, count_axis and date_axis are atw.present.charts' own frame and axes."""
+    fig, count_axis, date_axis and heatmap are atw.present.charts' own frame, axes and
+    heatmap."""
     period, first, last = d["period"], d["first"], d["last"]
     rows = d["country_periods"]
     starts = [date.fromisoformat(s) for s in d["periods"]]
@@ -65,22 +67,13 @@ def figures(
     if starts:
         edges.append(series.next_start(starts[-1], period).isoformat())
     z = [[n or None for n in r["per_period"]] for r in rows]
-    heat = go.Heatmap(
+    heat = heatmap(
+        HEAT_COLOURS,
+        max((n for row in z for n in row if n), default=0),
         x=edges,
         y=[r["name"] for r in rows],
         z=z,
         customdata=[[r["code"]] * len(r["per_period"]) for r in rows],
-        colorscale=HEAT_COLOURS,
-        zmin=1,
-        hoverongaps=False,
-        xgap=1,
-        ygap=1,
-        colorbar={
-            "thickness": 12,
-            "outlinewidth": 0,
-            "tickformat": ",d",
-            **({"dtick": 1} if max((n for row in z for n in row if n), default=0) <= 6 else {}),
-        },
         hovertemplate="%{y}, %{x}: %{z} photos<extra></extra>",
     )
     top = list(reversed(d["photos_per_country"]))
