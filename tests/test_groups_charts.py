@@ -40,7 +40,7 @@ def month_of(p: P) -> str:
 
 def dated(photos: list[P]) -> list[P]:
     """The photos the time charts count: with a capture time of their own (make_gworld removes
-    the undated dog's; tests/test_groups.UNDATED holds ids of either backend's index)."""
+    the undated dog's time)."""
     return [p for p in photos if p.taken is not None and p.name != "undated_dog"]
 
 

@@ -170,7 +170,7 @@ def test_uploaded_photos_are_indexed_and_labelled_like_any_other(make_app, model
             assert [p.path for p in photo.paths] == [str(copy)]
             assert copy.read_bytes() == path.read_bytes()
             marks = s.scalars(select(StageDone).where(StageDone.photo_id == photo.id))
-            stages = {d.stage for d in marks}
+            stages = {d.stage for d in marks if d.stage != "places"}  # (placed when its run ends)
             assert stages == {"imagenet", "coco"}, path.name
             assert len(u["photo"]["labels"]) >= 1, path.name  # ImageNet classes
             assert thumb_path(app.config["THUMBS_DIR"], sha).is_file()
