@@ -308,14 +308,21 @@ def bench_engine(path: Path) -> Engine:
     return engine
 
 
-def build(path: Path, n: int, seed: int) -> float:
-    """Create the synthetic index at path; returns seconds taken."""
-    t = time.perf_counter()
+def fresh_engine(path: Path) -> tuple[Path, Engine]:
+    """An empty index with the app's tables at path's ".building" twin (renamed to path when
+    the build is done), leftovers of an earlier build removed first."""
     tmp = path.with_suffix(".building")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     engine = bench_engine(tmp)
     Base.metadata.create_all(engine)
+    return tmp, engine
+
+
+def build(path: Path, n: int, seed: int) -> float:
+    """Create the synthetic index at path; returns seconds taken."""
+    t = time.perf_counter()
+    tmp, engine = fresh_engine(path)
     indexes = [ix for table in Base.metadata.sorted_tables for ix in table.indexes]
     with engine.begin() as conn:  # bulk load first, index after: the same schema, built faster
         for ix in indexes:

@@ -40,10 +40,10 @@ from sqlalchemy.orm import Session
 from atw.core import gazetteer
 from atw.core.engine import make_engine
 from atw.core.geo import EARTH_RADIUS_KM
-from atw.core.schema import Base, Meta, Photo
+from atw.core.schema import Meta, Photo
 from atw.query import search, travel, trip_store
 from atw.query.filters import PhotoFilter
-from bench.synthetic_index import bench_engine
+from bench.synthetic_index import fresh_engine
 
 OUT = Path(__file__).resolve().parent / "out"
 DATA_VERSION = "1"  # bump when the generator changes, so cached files are rebuilt
@@ -149,11 +149,7 @@ def photo_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
 
 def build(path: Path, n: int, seed: int) -> float:
     t = time.perf_counter()
-    tmp = path.with_suffix(".building")
-    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        p.unlink(missing_ok=True)
-    engine = bench_engine(tmp)
-    Base.metadata.create_all(engine)
+    tmp, engine = fresh_engine(path)
     indexes = list(Photo.__table__.indexes)
     with engine.begin() as conn:
         for ix in indexes:
