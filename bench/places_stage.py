@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from atw.core import group_upkeep, vocabulary
 from atw.core.derived import geo_columns, photo_class_rows
 from atw.core.engine import create_schema, make_engine
 from atw.core.schema import Photo, PhotoClass, PhotoPath, StageDone
@@ -26,11 +27,14 @@ OUT = Path(__file__).resolve().parent / "out"
 T0 = datetime(2013, 1, 1)
 
 
-def synthetic_rows(rng: np.random.Generator, first: int, n: int) -> dict[str, list[dict[str, Any]]]:
+def synthetic_rows(
+    rng: np.random.Generator, first: int, n: int, labels: list[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """n photos as the writer leaves them before the places stage: 75 % with a position
     (clustered around cities, as bench/synthetic_index.py), a local time, for some an EXIF
     offset (20 %) or a GPS clock (30 %, a few impossible ones), 3 % estimated times; five
-    summary rows each (the stage copies sort_time into them)."""
+    summary rows each (the stage copies sort_time into them), of `labels` (else made-up names,
+    in no class group)."""
     lat, lon = gen_positions(rng, n)
     secs = rng.integers(0, 12 * 365 * 86400, n)
     offsets = rng.choice([-5, -3, 0, 1, 2, 8, 9, 10], n)
@@ -77,24 +81,34 @@ def synthetic_rows(rng: np.random.Generator, first: int, n: int) -> dict[str, li
                 "first_seen": T0,
             }
         )
-        items = [(f"class {int(c)}", 0.5) for c in rng.choice(1000, 5, replace=False)]
+        picked = rng.choice(len(labels) if labels else 1000, 5, replace=False)
+        items = [(labels[int(c)] if labels else f"class {int(c)}", 0.5) for c in picked]
         out["summary"] += photo_class_rows(pid, taken, "imagenet", items, taken)
     return out
 
 
-def build(path: Path, n: int, seed: int) -> None:
+def build(path: Path, n: int, seed: int, groups: bool = False) -> int:
+    """The index before its places stage; with groups, real ImageNet names and their class-group
+    rows (the stage then copies a changed sort_time into those too). Returns the group rows."""
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         p.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
     rng = np.random.default_rng(seed)
+    labels = sorted(vocabulary.load().labels["imagenet"]) if groups else None
     with engine.begin() as conn:
         for first in range(1, n + 1, 20_000):
-            rows = synthetic_rows(rng, first, min(20_000, n + 1 - first))
+            rows = synthetic_rows(rng, first, min(20_000, n + 1 - first), labels)
             conn.execute(insert(Photo.__table__), rows["photo"])
             conn.execute(insert(PhotoPath.__table__), rows["path"])
             conn.execute(insert(PhotoClass.__table__), rows["summary"])
+    written = 0
+    if groups:
+        with Session(engine) as session:
+            written = group_upkeep.rebuild(session)
+            session.commit()
     engine.dispose()
+    return written
 
 
 def main() -> None:
@@ -102,12 +116,19 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=100_000, help="photos in the index (default 100000)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--groups",
+        action="store_true",
+        help="real ImageNet names on the photos and their class-group rows (the stage re-times "
+        "those too)",
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"places-{args.n}-s{args.seed}.sqlite"
+    path = OUT / f"places-{args.n}-s{args.seed}{'-groups' if args.groups else ''}.sqlite"
     t = time.perf_counter()
-    build(path, args.n, args.seed)
-    print(f"built {path.name}: {args.n:,} photos in {time.perf_counter() - t:.1f} s")
+    written = build(path, args.n, args.seed, args.groups)
+    print(f"built {path.name}: {args.n:,} photos in {time.perf_counter() - t:.1f} s", end="")
+    print(f", {written:,} class-group rows" if args.groups else "")
     print(places.version())
 
     def bar(total: int) -> Any:

@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    DateTime,
     MetaData,
+    String,
     Table,
     bindparam,
     delete,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    type_coerce,
     update,
 )
 from sqlalchemy.orm import Session
@@ -120,25 +123,37 @@ def set_sort_times(session: Session, photo_ids: Sequence[int]) -> None:
     """These photos' sort_time changed (the places stage re-timed them; their PhotoClass
     copies already follow): copy it into their group rows, found by primary key from their
     class rows (which groups they are in). Nothing while the rows are stale (a rebuild will
-    write them)."""
+    write them). The times travel as the driver reads and writes them, and the updates go in
+    key order (a first run re-times most photos, ~40 rows each: this halves the places stage's
+    time there)."""
     if not photo_ids or not current(session):
         return
     write_pending(session)  # rows still to write carry the time they were given
     conn = session.connection()
     of_class = stored_groups().of_class
-    cols = (PhotoClass.photo_id, PhotoClass.source, PhotoClass.label, Photo.taken_at)
+    as_stored = DateTime().dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    no_time = as_stored(NO_TIME) if as_stored else NO_TIME
+    raw = String()  # no conversion either way: the driver's own value of the column
+    cols = (PhotoClass.photo_id, PhotoClass.source, PhotoClass.label)
+    times = (type_coerce(Photo.taken_at, raw), type_coerce(Photo.sort_time, raw))
     q = (
-        select(*cols, Photo.sort_time)
+        select(*cols, *times)
         .join(Photo, Photo.id == PhotoClass.photo_id)
         .where(PhotoClass.photo_id.in_(photo_ids))
     )
-    keys: dict[tuple[int, int], dict[str, Any]] = {}
-    for r in conn.execute(q):
-        for g in of_class.get((r.source, r.label), ()):
-            t = r.taken_at or NO_TIME
-            keys[(g, r.photo_id)] = {"g": g, "t": t, "p": r.photo_id, "s": r.sort_time}
-    if keys:
-        conn.execute(_RETIME, list(keys.values()))
+    keys: dict[tuple[int, Any, int], Any] = {}
+    for pid, source, label, taken, sort in conn.execute(q):
+        for g in of_class.get((source, label), ()):
+            keys[(g, no_time if taken is None else taken, pid)] = sort
+    if not keys:
+        return
+    stmt = _RETIME.compile(dialect=conn.dialect)  # run by the driver: no conversion
+    rows = [(*k, keys[k]) for k in sorted(keys)]  # key order: each b-tree page visited once
+    if stmt.positional:  # the driver's parameters: tuples in the statement's order, or dicts
+        at = ["gtps".index(name) for name in stmt.positiontup or ()]
+        conn.exec_driver_sql(str(stmt), [tuple(r[i] for i in at) for r in rows])
+    else:
+        conn.exec_driver_sql(str(stmt), [dict(zip("gtps", r, strict=True)) for r in rows])
 
 
 def apply_counts(session: Session, deltas: Counter[tuple[int, str, int]]) -> None:
