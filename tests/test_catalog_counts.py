@@ -1,0 +1,120 @@
+"""The catalogue's counts through their fast paths (atw.query.catalog.counts: one statement for
+the one-class entries, |A| + |B| - |A and B| for a class in both sources; search.class_counts of
+a filter that is only dates: the label index's ranges) against the plain paths they replaced and
+against test_groups' reference in Python, over test_groups' real index (an undated photo, a
+class in both sources: "tv" / "television"), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from atw.core import group_rows, vocabulary
+from atw.core.schema import PhotoClass
+from atw.query import catalog, search
+from atw.query.filters import PhotoFilter, describe
+from atw.query.plan import Query
+from atw.query.terms import allowed_sources, score_conds
+from tests.test_groups import gworld, ref  # noqa: F401 (gworld: the fixture)
+from tests.test_query import LISBON, P, session_of
+
+V = vocabulary.load()
+pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
+
+FILTERS = [
+    PhotoFilter(),
+    PhotoFilter(min_score=0.5),
+    PhotoFilter(min_score=0.355),  # off the ClassCount grid
+    PhotoFilter(source="coco"),
+    PhotoFilter(source="imagenet", min_score=0.3),
+    PhotoFilter(start=date(2014, 6, 1), end=date(2014, 6, 30)),
+    PhotoFilter(start=date(2015, 1, 1)),  # from a day on: the undated photo is out
+    PhotoFilter(end=date(2015, 12, 31), min_score=0.3),  # up to a day
+    PhotoFilter(start=date(2014, 1, 1), end=date(2016, 12, 31), source="coco", min_score=0.6),
+    PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=50),
+    PhotoFilter(classes=("dog",)),
+    PhotoFilter(classes=("person",), min_count=2, min_score=0.3),
+]
+
+
+def class_entries(photos: list[P]) -> list[vocabulary.Entry]:
+    """The entries of every class some photo of the world has, two-source ones included."""
+    found = {
+        e.key: e
+        for p in photos
+        for source, labels in (("imagenet", p.imagenet), ("coco", p.coco))
+        for lb, _ in labels
+        if (e := V.class_entry(source, lb)) is not None
+    }
+    return sorted(found.values(), key=lambda e: e.key)
+
+
+def test_entry_counts_are_what_the_entry_alone_selects(gworld):  # noqa: F811
+    app, root, photos = gworld
+    entries = class_entries(photos)
+    both = [e for e in entries if e.members["imagenet"] and e.members["coco"]]
+    assert "television.n.02" in [e.key for e in both]  # the world's "tv" photo has both
+    stored = group_rows.stored_groups().ids
+    with session_of(app) as s:
+        for flt in FILTERS:
+            got = catalog.counts(s, flt, entries)
+            inside = set(ref(photos, flt, root))
+            for e in entries:
+                alone = ref(photos, replace(flt, classes=(e.key,), match="any"), root)
+                want = [i for i in alone if i in inside] if flt.classes else alone
+                assert got[e.key] == len(want), (describe(flt), e.key)
+                if e.key not in stored:  # a class: its one-entry statement (before), the same
+                    assert got[e.key] == catalog._class_count(s, flt, e), (describe(flt), e.key)
+    assert any(got[e.key] for e in both)
+
+
+def plain_class_counts(s: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
+    """search.class_counts as it was for every filtered case: class rows of the filter's
+    photo list, grouped."""
+    pc = aliased(PhotoClass, name="cc")
+    ids = Query(s, flt).ids().subquery()
+    conds = [pc.source.in_(allowed_sources(flt)), *score_conds(pc, flt.min_score, flt.min_count)]
+    q = (
+        select(pc.source, pc.label, func.count().label("photos"))
+        .where(*conds, pc.photo_id.in_(select(ids.c.id)))
+        .group_by(pc.source, pc.label)
+    )
+    out = [{"label": r.label, "source": r.source, "photos": int(r.photos)} for r in s.execute(q)]
+    return sorted(out, key=lambda r: (-r["photos"], r["label"], r["source"]))
+
+
+def test_class_counts_of_dates_equal_the_photo_list_path(gworld):  # noqa: F811
+    app, _root, _photos = gworld
+    with session_of(app) as s:
+        for flt in FILTERS:
+            got = search.class_counts(s, flt)
+            assert got == plain_class_counts(s, flt), describe(flt)
+
+        # The undated photo's beagle counts without dates and within none.
+        def beagles(flt: PhotoFilter) -> int:
+            rows = search.class_counts(s, flt)
+            return next(r["photos"] for r in rows if r["label"] == "beagle")
+
+        assert beagles(PhotoFilter(min_score=0.05)) == 3  # breed, split_dogs, undated_dog
+        assert beagles(PhotoFilter(min_score=0.05, start=date(2000, 1, 1))) == 2
+        assert beagles(PhotoFilter(min_score=0.05, end=date(2030, 1, 1))) == 2
+
+
+def test_the_autocomplete_counts_what_a_click_returns(gworld):  # noqa: F811
+    """Each row of the autocomplete (the batched counts) is the count of the filter with the
+    row's word as its class word."""
+    app, _root, _photos = gworld
+    c = app.test_client()
+    for q in ("", "&start=2014-06-01&end=2016-12-31", "&min_score=0.5", "&source=coco"):
+        for typed in ("t", "do", "ca", "be", "s"):
+            rows = c.get(f"/api/classes?q={typed}{q}").get_json()
+            for r in rows:
+                body = c.get(f"/api/photos?classes={quote(r['label'])}{q}").get_json()
+                assert body["total"] == r["photos"], (typed, q, r)
+    assert c.get("/api/classes?q=tel").get_json()[0]["key"] == "television.n.02"
