@@ -1,0 +1,118 @@
+"""A class or group with estimated=exclude and dates (a trip): the photo found through
+ix_photo_sort_time (atw.query.plan_photo) gives the same photos, order and totals as the photo
+found by id, on SQLite and PostgreSQL, with estimated photos and a photo without a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, update
+
+from atw.core.group_rows import NO_TIME
+from atw.core.group_schema import PhotoGroup
+from atw.core.schema import Photo, PhotoClass
+from atw.query import plan, plan_photo, search
+from atw.query.filters import PhotoFilter
+from tests.conftest import fresh_app
+from tests.test_query import P, build_world, reference, session_of, world
+
+pytestmark = pytest.mark.databases
+
+START, END = date(2014, 1, 1), date(2017, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    """test_query's world, its estimated photos given the filters' classes, and one photo more
+    whose time is then removed from the index (NULL taken_at and sort_time, as a photo without
+    any time is stored: NO_TIME in photo_group's key)."""
+    base = tmp_path_factory.mktemp("plan_photo")
+    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
+    photos = world()
+    photos.append(P("no_time", "trip", None, mtime=datetime(2015, 5, 5, 12, 0, 0)))
+    for p in photos:
+        if p.taken is None:  # est_jun, est_aug, no_time
+            p.imagenet, p.coco = (
+                [("seashore", 0.6)],
+                [("dog", 0.7), ("person", 0.8), ("person", 0.6)],
+            )
+    build_world(app, base / "photos", photos)
+    no_time = photos[-1].id
+    engine = create_engine(app.config["DATABASE_URL"])
+    with engine.begin() as conn:
+        gone = {"taken_at": None, "sort_time": None}
+        conn.execute(update(Photo).where(Photo.id == no_time).values(taken_at_utc=None, **gone))
+        conn.execute(update(PhotoClass).where(PhotoClass.photo_id == no_time).values(**gone))
+        conn.execute(
+            update(PhotoGroup)
+            .where(PhotoGroup.photo_id == no_time)
+            .values(taken_at=NO_TIME, sort_time=None)
+        )
+    engine.dispose()
+    return app, base / "photos", photos
+
+
+TRIP = PhotoFilter(start=START, end=END, estimated=False)
+FILTERS = [
+    replace(TRIP, classes=("seashore",)),  # one class ("single")
+    replace(TRIP, classes=("dog",)),  # a group (photo_group)
+    replace(TRIP, classes=("person", "seashore"), sort="oldest"),  # "union"
+    replace(TRIP, classes=("person", "dog"), match="all"),  # "probe"
+    replace(TRIP, classes=("person",), min_score=0.5, start=None),  # dates: the end only
+    replace(TRIP, classes=("person",), min_count=2, min_score=0.2),
+]
+
+
+def found(app: Any, flt: PhotoFilter) -> tuple[list[int], int, list[int], int]:
+    """Every id and the total (one page), and two pages of 1 with the total of the count."""
+    with session_of(app) as s:
+        whole = search.search(s, flt, 1, 1000)
+        first, second = (search.search(s, flt, n, 1) for n in (1, 2))
+        return whole.ids, whole.total, first.ids + second.ids, first.total
+
+
+def test_the_sort_index_join_finds_what_the_join_by_id_finds(timed, monkeypatch):
+    app, root, photos = timed
+    with session_of(app) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        kinds = {plan.Query(s, flt).kind for flt in FILTERS}
+        sql = str(plan.Query(s, FILTERS[0]).ordered().compile(s.get_bind()))
+    assert {"single", "union", "probe"} <= kinds
+    assert ("photo.id + " in sql) is sqlite  # SQLite reads the photo from ix_photo_sort_time
+    via_index = [found(app, flt) for flt in FILTERS]
+    monkeypatch.setattr(plan_photo, "by_sort_index", lambda *a: False)
+    by_id = [found(app, flt) for flt in FILTERS]
+    est = {p.id for p in photos if p.taken is None}
+    for flt, a, b in zip(FILTERS, via_index, by_id, strict=True):
+        assert a == b, flt
+        ids, total, paged, counted = a
+        assert ids == reference(photos, flt, root) and total == len(ids), flt
+        assert paged == ids[:2] and counted == total, flt
+        assert total >= 2 and not est & set(ids), flt  # the count query ran; no estimated photo
+        with_est = found(app, replace(flt, estimated=True))[0]
+        assert est & set(with_est), flt  # …that the filter would find without the exclusion
+
+
+def test_without_dates_or_with_a_place_the_photo_is_read_by_id(timed):
+    app, _, _ = timed
+    with session_of(app) as s:
+        dialect = s.get_bind().dialect.name
+    sql_ok = dialect == "sqlite"
+    assert plan_photo.by_sort_index(FILTERS[0], dialect, None) is sql_ok
+    assert not plan_photo.by_sort_index(replace(FILTERS[0], start=None, end=None), dialect, None)
+    assert not plan_photo.by_sort_index(replace(FILTERS[0], estimated=True), dialect, None)
+    assert not plan_photo.by_sort_index(replace(FILTERS[0], has_gps=True), dialect, None)
+    assert not plan_photo.by_sort_index(replace(FILTERS[0], country=("PT",)), dialect, None)
+    assert not plan_photo.by_sort_index(FILTERS[0], dialect, (1.0, 0.0, 0.0))
+
+
+def test_a_photo_without_a_time_is_found_without_dates_only(timed):
+    app, _, photos = timed
+    no_time = photos[-1].id
+    flt = PhotoFilter(classes=("seashore",))
+    ids = found(app, flt)[0]
+    assert no_time in ids  # no dates: every photo, the one without a time last
+    assert no_time not in found(app, replace(flt, start=START, end=END))[0]
