@@ -55,7 +55,7 @@ from atw.core.dialect import keep_order
 from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, groups, plan_photo, trip_store
+from atw.query import conditions, groups, plan_multi, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.terms import (
     Term,
@@ -107,6 +107,10 @@ class Query:
         return branches[0]
 
     def count(self) -> Select[Any]:
+        if (merge := plan_multi.merge_terms(self)) is not None:  # "all" by a date-order merge
+            return plan_multi.merged_count(self, merge)
+        if self.kind == "union":
+            return plan_multi.union_count(self)
         if self.kind == "intersect" and self._probe_is_cheaper():
             # The rarest class's rows in id order (the primary key's order), each checked in
             # the other classes: the look-ups then walk their ranges forwards (cache-friendly,
@@ -121,7 +125,7 @@ class Query:
             )
             ordered = keep_order(merged, self.dialect)
             return select(func.count()).select_from(ordered.subquery())
-        if self.kind in ("union", "intersect"):
+        if self.kind == "intersect":
             merged = self.ids().order_by(literal_column("id"))  # merge the id-ordered branches
             return select(func.count()).select_from(merged.subquery())
         return _count_of(self.branches[0])
@@ -142,6 +146,8 @@ class Query:
     def ordered(self, offset: int = 0, limit: int = 100) -> Select[Any]:
         """The matches in the filter's order (the caller adds LIMIT/OFFSET). For "intersect"
         the statement may carry a `total` column (the count, from the same merge)."""
+        if (merge := plan_multi.merge_terms(self)) is not None:
+            return plan_multi.merged(self, merge)
         if self.kind == "intersect":
             return self._intersect_page(offset + limit)
         return self._order(self.kind, self.branches)
@@ -369,9 +375,7 @@ class Query:
         the centre, the checks of the other words. keyed: photo_group's (key: taken_at, id)."""
         if self.photo_conds or self.centre:
             on = [Photo.id == photo_id, *([taken_key == groups.row_key(Photo.taken_at)] * keyed)]
-            sort_time = {c.name: c for c in q.selected_columns}["sort_time"].element
-            sorted_ = plan_photo.by_sort_index(self.flt, self.dialect, self.centre)
-            q = plan_photo.join_photo(q, on, photo_id, sort_time, sorted_)
+            q = q.join(Photo, and_(*on))
             conds = [*conds, *self.photo_conds]
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))

@@ -1,0 +1,148 @@
+"""Several class words by atw.query.plan_multi: "all" by the date-ordered merge of the words'
+ranges, and the count of "any" over ids alone, against the plain Python references of
+test_query and test_groups (never the SQL under test), with the merge forced on and off: the
+same ids, the same order, the same totals, page by page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from atw.query import plan, plan_multi, search
+from atw.query.filters import PhotoFilter, describe
+from tests.conftest import fresh_app
+from tests.test_groups import make_gworld, same
+from tests.test_groups import ref as group_ref
+from tests.test_query import build_world, reference, session_of, world
+
+pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
+
+
+@pytest.fixture(scope="module")
+def gworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    return make_gworld(tmp_path_factory.mktemp("multi-groups"), module_database)
+
+
+@pytest.fixture(scope="module")
+def cworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    base = tmp_path_factory.mktemp("multi-classes")
+    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
+    photos = world()
+    build_world(app, base / "photos", photos)
+    return app, base / "photos", photos
+
+
+@pytest.fixture(params=["merge", "checks"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Force the merge whenever the filter allows it, or never (the planner's checks)."""
+    monkeypatch.setattr(plan_multi, "MERGE_ROW", -1.0 if request.param == "merge" else 1e12)
+    monkeypatch.setattr(plan_multi, "SORT_ROW", 0.0)
+    return str(request.param)
+
+
+def pages_of(app: Any, flt: PhotoFilter, per_page: int) -> list[search.Page]:
+    with session_of(app) as s:
+        first = search.search(s, flt, 1, per_page)
+        return [first] + [search.search(s, flt, n, per_page) for n in range(2, first.pages + 1)]
+
+
+def merged(app: Any, flt: PhotoFilter) -> bool:
+    with session_of(app) as s:
+        return plan_multi.merge_terms(plan.Query(s, flt)) is not None
+
+
+def check(app: Any, flt: PhotoFilter, want: list[int], equal: Any) -> None:
+    """The whole list, pages of 2 and of 1 (each with the count statement), and their totals."""
+    for per_page in (1000, 2, 1):
+        pages = pages_of(app, flt, per_page)
+        got = [i for pg in pages for i in pg.ids]
+        assert equal(got, want), (describe(flt), per_page, got, want)
+        assert {pg.total for pg in pages} == {len(want)}, (describe(flt), per_page)
+
+
+GROUP_FILTERS = [
+    PhotoFilter(classes=("dog", "person"), match="all"),
+    PhotoFilter(classes=("animals", "tennis ball"), match="all"),
+    PhotoFilter(classes=("dog", "cat"), match="all", min_score=0.3),
+    PhotoFilter(classes=("dog", "tennis ball"), match="all", sort="oldest"),
+    PhotoFilter(classes=("dog", "beagle"), match="all"),  # the undated photo is in both
+    PhotoFilter(classes=("dog", "beagle"), match="all", sort="oldest"),
+    PhotoFilter(classes=("animals", "dog", "beagle"), match="all", min_score=0.5),
+    PhotoFilter(classes=("vehicles", "car"), match="all", min_count=3, min_score=0.5),
+    PhotoFilter(classes=("dog", "seashore"), match="all", source="imagenet"),
+    PhotoFilter(classes=("people", "seashore"), match="all", min_score=0.55),
+]
+
+
+@pytest.mark.parametrize("flt", GROUP_FILTERS, ids=describe)
+def test_groups_and_classes_all_by_merge_or_checks(gworld, way, flt):
+    app, root, photos = gworld
+    want = group_ref(photos, flt, root)
+    check(app, flt, want, lambda got, ref: same(app, got, ref, photos))
+
+
+def test_the_merge_is_taken_when_forced(gworld, cworld, way):
+    """The forced merge is really the path under test (and the checks otherwise)."""
+    for app, flt in [
+        (gworld[0], GROUP_FILTERS[0]),
+        (gworld[0], GROUP_FILTERS[4]),
+        (cworld[0], CLASS_FILTERS[0]),
+        (cworld[0], CLASS_FILTERS[2]),  # umbrella: a class in both sources
+    ]:
+        assert merged(app, flt) == (way == "merge"), describe(flt)
+    # Dates, places and words of several terms keep the planner's checks.
+    for flt in [
+        PhotoFilter(classes=("dog", "person"), match="all", start=date(2014, 1, 1)),
+        PhotoFilter(classes=("dog", "person"), match="all", lat=38.7, lon=-9.1, radius_km=50),
+        PhotoFilter(classes=("CARDIGAN", "dog"), match="all"),
+    ]:
+        assert not merged(gworld[0], flt), describe(flt)
+
+
+CLASS_FILTERS = [
+    PhotoFilter(classes=("seashore", "person"), match="all"),
+    PhotoFilter(classes=("seashore", "person"), match="all", min_score=0.5, sort="oldest"),
+    PhotoFilter(classes=("person", "umbrella"), match="all"),
+    PhotoFilter(classes=("person", "dog", "seashore"), match="all"),
+    PhotoFilter(classes=("person", "car"), match="all", min_count=2),
+    PhotoFilter(classes=("person", "dog"), match="all", source="coco", min_score=0.5),
+    PhotoFilter(classes=("zebra", "person"), match="all"),
+]
+
+
+@pytest.mark.parametrize("flt", CLASS_FILTERS, ids=describe)
+def test_classes_all_by_merge_or_checks(cworld, way, flt):
+    app, root, photos = cworld
+    check(app, flt, reference(photos, flt, root), lambda got, ref: got == ref)
+
+
+ANY_FILTERS = [
+    PhotoFilter(classes=("seashore", "alp"), match="any"),
+    PhotoFilter(classes=("umbrella",)),  # one class in both sources: a union of two
+    PhotoFilter(classes=("person", "umbrella"), match="any", min_score=0.5),
+    PhotoFilter(classes=("seashore", "person", "dog"), match="any", sort="oldest"),
+    PhotoFilter(classes=("seashore", "person"), match="any", start=date(2012, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("flt", ANY_FILTERS, ids=describe)
+def test_any_counts_over_ids(cworld, flt):
+    app, root, photos = cworld
+    with session_of(app) as s:
+        assert plan.Query(s, flt).kind == "union", describe(flt)
+    check(app, flt, reference(photos, flt, root), lambda got, ref: got == ref)
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        PhotoFilter(classes=("dog", "seashore"), match="any"),
+        PhotoFilter(classes=("dog", "cat", "tennis ball"), match="any", min_score=0.3),
+    ],
+    ids=describe,
+)
+def test_any_with_groups_counts_over_ids(gworld, flt):
+    app, root, photos = gworld
+    check(app, flt, group_ref(photos, flt, root), lambda got, ref: same(app, got, ref, photos))
