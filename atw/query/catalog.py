@@ -123,14 +123,16 @@ def _group_counts_with(
     session: Session, flt: PhotoFilter, grps: list[int], any_grp: int
 ) -> dict[int, int]:
     pg = aliased(PhotoGroup, name="gc")
-    conds = [pg.grp.in_(grps), *groups.score_conds(pg, flt, any_grp)]
+    conds = [*groups.score_conds(pg, flt, any_grp)]
     dates = date_conds(flt, pg.taken_at)
     # Undated rows (NO_TIME) are out of any date range: a start after it already leaves them
     # out, and a second lower bound on the key made SQLite test it row by row (6x slower).
     dated = [] if flt.start and flt.start > NO_TIME.date() else [pg.taken_at > NO_TIME]
     conds += [*dated, *dates] if dates else []
-    if not _only_dates(flt):
-        conds.append(pg.photo_id.in_(_filtered_ids(session, flt)))
+    if _only_dates(flt):  # one count per group's range: a third cheaper than a GROUP BY
+        each = [select(func.count()).where(pg.grp == g, *conds).scalar_subquery() for g in grps]
+        return dict(zip(grps, (int(n) for n in session.execute(select(*each)).one()), strict=True))
+    conds += [pg.grp.in_(grps), pg.photo_id.in_(_filtered_ids(session, flt))]
     q = select(pg.grp, func.count()).where(*conds).group_by(pg.grp)
     return {g: int(n) for g, n in session.execute(q)}
 
