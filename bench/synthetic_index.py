@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import Column, MetaData, Table, create_engine, event, insert, select
 from sqlalchemy.engine import Engine
 
-from atw.core import gazetteer, group_rows, vocabulary
+from atw.core import gazetteer, group_rows, summary_counts, vocabulary
 from atw.core.derived import count_deltas, geo_columns, photo_class_rows
 from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.localtime import photo_time
@@ -315,7 +315,8 @@ def fresh_engine(path: Path) -> tuple[Path, Engine]:
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     engine = bench_engine(tmp)
-    Base.metadata.create_all(engine)
+    Base.metadata.create_all(engine)  # with photo's triggers: the summary counts as rows come in
+    assert summary_counts.TABLES[0] in Base.metadata.tables
     return tmp, engine
 
 

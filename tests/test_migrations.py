@@ -163,8 +163,13 @@ def after_0002(fresh: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
     grouped = [tuple(sort[r[gid]] if i == gst else v for i, v in enumerate(r)) for r in grows]
     scols, *srows = fresh["stage_done"]
     stages = [r for r in srows if r[scols.index("stage")] != "places"]
+    # Revision 0006 counts the listed photos per place: none has a place yet.
+    ccols, *_ = fresh["place_count"]
+    listed = sum(1 for r in photos if r[c["listed"]])
+    unplaced = {"country_code": "", "region": "", "place": "", "photos": listed}
     return {
         **fresh,
+        "place_count": [ccols, *([tuple(unplaced[k] for k in ccols)] if listed else [])],
         "photo": [cols, *sorted(photos, key=repr)],
         "photo_class": [pcols, *sorted(classes, key=repr)],
         "photo_group": [gcols, *sorted(grouped, key=repr)],

@@ -2,41 +2,50 @@
 /api/places, the filter panel's autocomplete, the report's lists), and countries per day (the
 "where was I when" chart). No Flask.
 
-Counted from the stored place columns (ix_photo_place: country_code, region, place, listed, …):
-one GROUP BY over the filter's ids, rolled up here into towns, regions and countries, so the lists
-always add up. A place is listed as its town (Lisbon's Intendente as Lisbon: atw.query.placenames,
-the rule captions and the place filter use), so each count is what place=<name> selects. Photos
+Counted from the stored place columns (ix_photo_place: country_code, region, place, listed, …),
+or without a filter from place_count (atw.core.summary_counts), rolled up here into towns,
+regions and countries, so the lists always add up. A place is listed as its town (Lisbon's
+Intendente as Lisbon: atw.query.placenames, the rule captions and the place filter use), so
+each count is what place=<name> selects. Photos
 without a country (no position, at sea, or not placed yet) are counted apart, as "no_country"."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atw.core import dialect, gazetteer
 from atw.core.schema import Photo
-from atw.query import placenames
+from atw.query import day_counts, placenames
 from atw.query.filters import PhotoFilter
 from atw.query.plan import Query
 
 KINDS = ("country", "region", "place")
+first = itemgetter(0)
 
 
 def _grouped(session: Session, flt: PhotoFilter) -> list[Any]:
-    """(country_code, region, place, photos) of the filtered photos, one row per stored place."""
+    """(country_code, region, place, photos) of the filtered photos, one row per stored place:
+    without a filter from place_count (kept by triggers); without classes one GROUP BY over
+    `photo` with the filter's own conditions (its indexes: ix_photo_place for a country, the
+    radius's); with classes over the ids of the filter's plan."""
+    if flt.is_empty():
+        return day_counts.place_rows(session)
     n = func.count().label("photos")
     cols = (Photo.country_code, Photo.region, Photo.place)
-    q = select(*cols, n)
-    if flt.is_empty():
-        q = q.where(Photo.listed == true())
+    query = Query(session, flt)
+    if query.kind == "photo" and not query.flt.classes:
+        q = query.branches[0].with_only_columns(*cols, n, maintain_column_froms=True)
     else:
-        ids = Query(session, flt).ids().subquery()
-        q = q.join(ids, ids.c.id == Photo.id)
+        ids = query.ids().subquery()
+        q = select(*cols, n).join(ids, ids.c.id == Photo.id)
     return list(session.execute(q.group_by(*cols)))
 
 
@@ -58,39 +67,39 @@ def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -
         if place is not None:
             towns[placenames.town_of((code, region, place))] += photos
     names = {code: gazetteer.country_name(code) for code in countries}  # once per country
-    places = [
-        {
-            "country_code": code,
-            "country": names[code],
-            "region": region,
-            "name": name,
-            "photos": int(n),
-        }
-        for (code, region, name), n in towns.items()
-    ]
-    out: dict[str, Any] = {
-        "countries": [
-            {"code": c, "name": names[c] or c, "photos": int(n)} for c, n in countries.items()
-        ],
-        "regions": [
-            {
-                "country_code": c,
-                "country": names[c],
-                "region": r,
-                "photos": int(n),
-            }
-            for (c, r), n in regions.items()
-            if r is not None
-        ],
-        "places": places,
-        "no_country": int(no_country),
+    # Sorted as (sort key, what the entry is made of): most photos first, then by name and
+    # region; stable (nsmallest too), so ties keep the rows' order. Entries are made for the
+    # kept rows only (a million photos have ~20,000 places).
+    ranked: dict[str, list[Any]] = {
+        "countries": [((-n, names[c] or c, ""), c, n) for c, n in countries.items()],
+        "regions": [((-n, r, r), (c, r), n) for (c, r), n in regions.items() if r is not None],
+        "places": [((-n, t[2], t[1] or ""), t, n) for t, n in towns.items()],
     }
-    for key, name in (("countries", "name"), ("regions", "region"), ("places", "name")):
-        out[key].sort(key=lambda r, name=name: (-r["photos"], r[name] or "", r.get("region") or ""))
-        out[f"{key}_total"] = len(out[key])
-        if limit is not None:
-            out[key] = out[key][:limit]
+    out: dict[str, Any] = {}
+    for key, rows in ranked.items():
+        kept = sorted(rows, key=first) if limit is None else heapq.nsmallest(limit, rows, first)
+        out[key] = [_entry(key, what, int(n), names) for _k, what, n in kept]
+    out["no_country"] = int(no_country)
+    for key, rows in ranked.items():
+        out[f"{key}_total"] = len(rows)
     return out
+
+
+def _entry(kind: str, what: Any, n: int, names: dict[str, str | None]) -> dict[str, Any]:
+    """One entry of a list of place_counts: a country (its code), region ((code, region)) or
+    town ((code, region, name))."""
+    if kind == "countries":
+        return {"code": what, "name": names[what] or what, "photos": n}
+    if kind == "regions":
+        return {"country_code": what[0], "country": names[what[0]], "region": what[1], "photos": n}
+    code, region, name = what
+    return {
+        "country_code": code,
+        "country": names[code],
+        "region": region,
+        "name": name,
+        "photos": n,
+    }
 
 
 def complete(

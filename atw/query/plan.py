@@ -55,7 +55,7 @@ from atw.core.dialect import keep_order
 from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, groups, plan_multi, trip_store
+from atw.query import conditions, day_counts, groups, plan_multi, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.terms import (
     Term,
@@ -192,16 +192,14 @@ class Query:
 
     def fast_count(self, session: Session) -> int | None:
         """The exact total without scanning the matches, when counts kept at write time give
-        it: every listed photo (count(photo) − unlisted), or one class in one source at a
+        it: listed photos within dates (atw.query.day_counts), or one class in one source at a
         threshold on the 0.01 grid (ClassCount). None otherwise."""
         flt = self.flt
+        if self.kind == "photo" and not flt.classes:  # only dates: photo_day_count
+            return day_counts.total(session, flt)
         plain = photo_conditions_empty(flt) and flt.start is None and flt.end is None
         if not plain:
             return None
-        if self.kind == "photo" and not flt.classes:
-            every = session.scalar(select(func.count()).select_from(Photo)) or 0
-            unlisted = select(func.count()).select_from(Photo).where(Photo.listed == false())
-            return every - (session.scalar(unlisted) or 0)
         if self.kind == "single" and flt.min_count == 1 and on_grid(flt.min_score):
             if self.specs[0][0] == "group":  # one group: its term read GroupCount
                 return int(self.specs[0][1].photos)

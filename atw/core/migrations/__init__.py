@@ -30,7 +30,11 @@ from sqlalchemy import create_engine, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from atw.core import dialect, group_schema  # noqa: F401 (its tables are part of Base.metadata)
+from atw.core import (  # noqa: F401 (their tables are part of Base.metadata)
+    dialect,
+    group_schema,
+    summary_counts,
+)
 from atw.core.schema import SCHEMA_VERSION, Base, Meta
 
 HERE = Path(__file__).resolve().parent

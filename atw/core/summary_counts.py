@@ -1,0 +1,181 @@
+"""Listed photos per local day and per stored place, kept exact by the database's own triggers.
+
+Issue 15 (queries at a million photos). Two summary tables of `photo`:
+- photo_day_count (day, estimated, photos): listed photos per local day of taken_at (the wall
+  clock's date, as the date filter reads it), split by time_estimated; photos without a time
+  under the day UNDATED (0001-01-01: no real capture time is that old);
+- place_count (country_code, region, place, photos): listed photos per stored place, a missing
+  part as "" (no stored place name is empty).
+Triggers on photo (AFTER INSERT / DELETE / UPDATE OF listed, taken_at, time_estimated,
+country_code, region, place) keep them, so no write path (index runs, the places stage, prune,
+uploads, relisting, migrations) can forget them. A row whose count falls to 0 is deleted: the
+tables always equal a GROUP BY over the listed photos. This module is the ONE definition: a
+new index gets the tables with create_all and the triggers from the metadata's after_create
+hook (install); revision 0006 creates both on an older index and fills the tables (fill).
+Readers: atw.query.day_counts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Boolean, Date, Integer, String, cast, event, exists, func, insert, select
+from sqlalchemy import true as sa_true
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from atw.core.schema import Base, Photo
+
+UNDATED = date(1, 1, 1)
+TABLES = ("photo_day_count", "place_count")
+KEEP = "listed, taken_at, time_estimated, country_code, region, place"  # UPDATE OF …
+
+
+class PhotoDayCount(Base):
+    """Listed photos per local day of taken_at and time_estimated (UNDATED: no time)."""
+
+    __tablename__ = "photo_day_count"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    estimated: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaceCount(Base):
+    """Listed photos per stored (country_code, region, place), "" for a missing part."""
+
+    __tablename__ = "place_count"
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    region: Mapped[str] = mapped_column(String(128), primary_key=True)
+    place: Mapped[str] = mapped_column(String(128), primary_key=True)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- the triggers, per database ------------------------------------------------------------
+# {row}: NEW or OLD. SQLite stores DATETIME as "YYYY-MM-DD HH:MM:SS.ffffff" text, compared as
+# text by the date filter: its first 10 characters are the day.
+
+_SQLITE_DAY = "coalesce(substr({row}.taken_at, 1, 10), '0001-01-01'), {row}.time_estimated"
+_PG_DAY = "coalesce(CAST({row}.taken_at AS date), DATE '0001-01-01'), {row}.time_estimated"
+_PLACE = "coalesce({row}.country_code, ''), coalesce({row}.region, ''), coalesce({row}.place, '')"
+_DAY_KEY = "(day, estimated)"
+_PLACE_KEY = "(country_code, region, place)"
+
+
+def _add(day: str, row: str, where: str = "WHERE true") -> list[str]:
+    """INSERT … SELECT … ON CONFLICT statements adding 1 to the row's day and place (the
+    SELECT has a WHERE: SQLite's parser needs one before an UPSERT's ON)."""
+    out = []
+    for table, key, values in (
+        ("photo_day_count", _DAY_KEY, day),
+        ("place_count", _PLACE_KEY, _PLACE),
+    ):
+        cols = key[:-1] + ", photos)"
+        out.append(
+            f"INSERT INTO {table} {cols} SELECT {values.format(row=row)}, 1 {where} "
+            f"ON CONFLICT {key} DO UPDATE SET photos = {table}.photos + 1"
+        )
+    return out
+
+
+def _take(day: str, row: str, extra: str = "") -> list[str]:
+    """Statements taking 1 from the row's day and place (a row at 0 is deleted)."""
+    out = []
+    for table, key, values in (
+        ("photo_day_count", _DAY_KEY, day),
+        ("place_count", _PLACE_KEY, _PLACE),
+    ):
+        where = f"WHERE {key} = ({values.format(row=row)}){extra}"
+        out.append(f"UPDATE {table} SET photos = photos - 1 {where}")
+        out.append(f"DELETE FROM {table} {where} AND photos = 0")
+    return out
+
+
+_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in KEEP.split(", "))
+
+
+def sqlite_ddl() -> list[str]:
+    """CREATE TRIGGER statements for SQLite (UPSERT in trigger bodies: SQLite ≥ 3.24)."""
+    body = "; ".join
+    return [
+        "CREATE TRIGGER IF NOT EXISTS photo_counts_insert AFTER INSERT ON photo "
+        f"WHEN NEW.listed BEGIN {body(_add(_SQLITE_DAY, 'NEW'))}; END",
+        "CREATE TRIGGER IF NOT EXISTS photo_counts_delete AFTER DELETE ON photo "
+        f"WHEN OLD.listed BEGIN {body(_take(_SQLITE_DAY, 'OLD'))}; END",
+        f"CREATE TRIGGER IF NOT EXISTS photo_counts_update AFTER UPDATE OF {KEEP} ON photo "
+        f"WHEN (OLD.listed OR NEW.listed) AND ({_CHANGED}) BEGIN "
+        f"{body(_take(_SQLITE_DAY, 'OLD', ' AND OLD.listed'))}; "
+        f"{body(_add(_SQLITE_DAY, 'NEW', 'WHERE NEW.listed'))}; END",
+    ]
+
+
+def postgres_ddl() -> list[str]:
+    """A plpgsql function and its row triggers for PostgreSQL."""
+    take = "; ".join(_take(_PG_DAY, "OLD"))
+    add = "; ".join(_add(_PG_DAY, "NEW"))
+    changed = _CHANGED.replace(" IS NOT ", " IS DISTINCT FROM ")
+    return [
+        "CREATE OR REPLACE FUNCTION atw_photo_counts() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN "
+        f"IF TG_OP <> 'INSERT' THEN IF OLD.listed THEN {take}; END IF; END IF; "
+        f"IF TG_OP <> 'DELETE' THEN IF NEW.listed THEN {add}; END IF; END IF; "
+        "RETURN NULL; END $$",
+        "DROP TRIGGER IF EXISTS photo_counts_write ON photo",
+        "DROP TRIGGER IF EXISTS photo_counts_update ON photo",
+        "CREATE TRIGGER photo_counts_write AFTER INSERT OR DELETE ON photo "
+        "FOR EACH ROW EXECUTE FUNCTION atw_photo_counts()",
+        f"CREATE TRIGGER photo_counts_update AFTER UPDATE OF {KEEP} ON photo FOR EACH ROW "
+        f"WHEN ((OLD.listed OR NEW.listed) AND ({changed})) EXECUTE FUNCTION atw_photo_counts()",
+    ]
+
+
+def drop_ddl(dialect_name: str) -> list[str]:
+    """The statements that remove the triggers (revision 0006's downgrade)."""
+    if dialect_name == "postgresql":
+        return [
+            "DROP TRIGGER IF EXISTS photo_counts_write ON photo",
+            "DROP TRIGGER IF EXISTS photo_counts_update ON photo",
+            "DROP FUNCTION IF EXISTS atw_photo_counts()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS photo_counts_{op}" for op in ("insert", "delete", "update")]
+
+
+def install(conn: Connection) -> None:
+    """Create the triggers (the tables exist), then fill the tables if they are empty while
+    listed photos exist (an index whose tables were just created)."""
+    name = conn.dialect.name
+    for stmt in postgres_ddl() if name == "postgresql" else sqlite_ddl():
+        conn.exec_driver_sql(stmt)
+    filled = conn.scalar(select(exists().select_from(PhotoDayCount)))
+    if not filled and conn.scalar(select(exists().where(Photo.listed == sa_true()))):
+        fill(conn)
+
+
+def fill(conn: Connection) -> None:
+    """(Re)count both tables from photo: one GROUP BY each."""
+    conn.execute(PhotoDayCount.__table__.delete())
+    conn.execute(PlaceCount.__table__.delete())
+    listed = Photo.listed == sa_true()
+    day = day_expr(Photo.taken_at, conn.dialect.name)
+    n = func.count().label("photos")
+    q = (
+        select(day.label("day"), Photo.time_estimated, n)
+        .where(listed)
+        .group_by(day, Photo.time_estimated)
+    )
+    conn.execute(insert(PhotoDayCount).from_select(["day", "estimated", "photos"], q))
+    parts = [func.coalesce(c, "") for c in (Photo.country_code, Photo.region, Photo.place)]
+    q = select(*parts, n).where(listed).group_by(*parts)
+    conn.execute(insert(PlaceCount).from_select(["country_code", "region", "place", "photos"], q))
+
+
+def day_expr(col: Any, dialect_name: str) -> Any:
+    """The day key of a taken_at column, as the triggers compute it."""
+    if dialect_name == "postgresql":
+        return func.coalesce(cast(col, Date), UNDATED)
+    return func.coalesce(func.substr(col, 1, 10), UNDATED.isoformat())
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _after_create(_target: Any, conn: Connection, **_kw: Any) -> None:
+    """create_all (a new index, the benches' builds) installs the triggers too."""
+    install(conn)
