@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from pipelines.pool import Pool
+from pipelines.pool import Pool, WorkerStartupError
 from pipelines.worker import Result, Task, WorkerConfig
 
 # Tasks per Ray Data block: small blocks keep every actor busy to the end and stream results
@@ -113,6 +113,16 @@ class _Labeller:
             pool.close()
 
 
+def _startup_error(exc: Exception) -> WorkerStartupError | None:
+    """The WorkerStartupError an actor died of (its worker could not load a model, or the device
+    LABEL_DEVICE names), from the text Ray carries back; None for any other death."""
+    marker = f"{WorkerStartupError.__name__}: "
+    for line in reversed(str(exc).splitlines()):
+        if marker in line:
+            return WorkerStartupError(line.split(marker, 1)[1].strip())
+    return None
+
+
 class RayPool:
     """Runs tasks on `workers` Ray actors (0: one per cluster CPU); yields one Result per task,
     in completion order, like pipelines.pool.Pool."""
@@ -138,8 +148,11 @@ class RayPool:
             num_cpus=1,
             num_gpus=self.session.gpus or None,
         )
-        for row in ds.iter_rows():
-            yield pickle.loads(row["result"])
+        try:
+            for row in ds.iter_rows():
+                yield pickle.loads(row["result"])
+        except ray.exceptions.RayError as exc:  # an actor died: say why, as the local pool does
+            raise _startup_error(exc) or exc from None
 
     def close(self) -> None:
         """(The actors end with their dataset.)"""

@@ -1,7 +1,8 @@
 """The Ray engine (INDEX_ENGINE=ray, pipelines/raypool.py) on a local Ray instance of 2 CPUs: the
 same index as the local pool (photos, labels, detections, quarantine with reasons), a file that
 crashes its worker and one that hangs it quarantined, the run going on; the command line's
---engine and --address; a killed run resumes to the local pool's index."""
+--engine and --address; a killed run resumes to the local pool's index; an actor without the
+device LABEL_DEVICE names stops the run with the reason."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.pool import CRASH_ON
+from pipelines.pool import CRASH_ON, WorkerStartupError
 from tests import fuzzfiles as ff
 from tests.conftest import COCO_DIR, EXIF_DIR, MODEL_CONFIG, fresh_app, index, need_shared
 from tests.snapshot import full_snapshot, photo_count, run_statuses, sqlite_url
@@ -182,3 +183,26 @@ def test_a_killed_ray_run_resumes_to_the_local_pools_index(
     assert " photos/s" in done.stdout, done.stdout
     assert full_snapshot(url) == want
     assert [r[0] for r in run_statuses(url)] == ["interrupted", "completed"]
+
+
+def test_an_actor_without_the_device_it_needs_stops_the_run_with_the_reason(
+    tmp_path: Path, ray_instance: Any
+) -> None:
+    """LABEL_DEVICE=cuda on actors that have no GPU (RAY_GPUS 0: Ray gives them none, and this
+    machine has none): the run stops before labelling anything, with the reason the actor's
+    worker gave (pipelines.raypool reads it out of Ray's ActorDiedError)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for f in sorted(COCO_DIR.rglob("*.jpg"))[:2]:
+        shutil.copy2(f, photos / f.name)
+    config = {**MODEL_CONFIG, "MODELS_DIR": str(tmp_path / "models"), "INDEX_WORKERS": 1}
+    app = fresh_app(
+        tmp_path / "inst",
+        **config,
+        INDEX_ENGINE="ray",
+        INDEX_TWO_PHASE="never",
+        LABEL_DEVICE="cuda",
+    )
+    with pytest.raises(WorkerStartupError, match="LABEL_DEVICE=cuda: PyTorch sees no CUDA"):
+        index(app, photos)
+    assert photo_count(sqlite_url(tmp_path / "inst")) == 0

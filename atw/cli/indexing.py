@@ -52,6 +52,7 @@ def index_command(
     from atw.core.clock import UnknownZone
     from atw.core.locks import IndexerBusy
     from pipelines.labelers.base import WeightsMissing
+    from pipelines.pool import WorkerStartupError
     from pipelines.raypool import RayUnavailable
     from pipelines.run import run_index
 
@@ -72,6 +73,8 @@ def index_command(
         summary = run_index(paths, config, relabel=relabel, progress=not quiet)
     except (WeightsMissing, IndexerBusy, FileNotFoundError, UnknownZone, RayUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
+    except WorkerStartupError as exc:  # a model (or LABEL_DEVICE) that cannot load
+        raise click.ClickException(f"a worker could not start: {exc}") from None
     click.echo(summary.line())
     if summary.quarantined or summary.still_quarantined:
         click.echo("Quarantined and damaged files, with reasons: flask --app atw attention")

@@ -104,6 +104,11 @@ SETTINGS: tuple[Setting, ...] = (
       choices=("linear", "antialias")),
     S("YOLO_CALIBRATION", str, "", "a folder of everyday photos (not your test photos) that "
       "calibrates `YOLO_RUNTIME=qdq`"),
+    S("LABEL_DEVICE", str, "cpu", "where the labellers run: `cpu`, or `cuda` (an NVIDIA GPU: "
+      "the classifier in PyTorch, the detector on onnxruntime-gpu's CUDA provider, both in "
+      "float, so `IMAGENET_RUNTIME` `auto` or `eager` and `YOLO_RUNTIME` `auto` (then `fp32`), "
+      "`fp32` or `file`; a process without a GPU stops with what to install or set; with "
+      "`--engine ray` set `RAY_GPUS` so that the actors get one)", choices=("cpu", "cuda")),
     S("DETECTOR_FALLBACK", str, "fasterrcnn_mobilenet_v3_large_fpn", "torchvision COCO "
       "detector used when no YOLO file is found"),
     S("MODELS_DIR", str, "", "folder searched for weights files", shown="`<instance>/models`"),

@@ -1,7 +1,9 @@
-"""Label and Box result types, the LabelerSpec that names a model, and the Labeler protocol."""
+"""Label and Box result types, the LabelerSpec that names a model, the Labeler protocol, and the
+onnxruntime session and torch device a labeller runs on (LABEL_DEVICE)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,8 +70,17 @@ class Labeler(Protocol):
     def __call__(self, image: Image.Image) -> list[Label] | list[Box]: ...
 
 
-def ort_session(model: str | bytes) -> Any:
-    """An onnxruntime CPU session limited to one thread, sequential (one worker process per core).
+class DeviceMissing(RuntimeError):
+    """LABEL_DEVICE names a device this process cannot use (no GPU visible, or no CUDA build of
+    the runtime): the message says what to install or set."""
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def ort_session(model: str | bytes, device: str = "cpu") -> Any:
+    """An onnxruntime session limited to one thread, sequential (one worker process per core);
+    on "cuda", onnxruntime-gpu's CUDA provider (the CPU one for what it cannot run).
 
     onnxruntime is imported here, never at module import time."""
     import onnxruntime as ort
@@ -79,4 +90,30 @@ def ort_session(model: str | bytes) -> Any:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3  # errors only
-    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise DeviceMissing(
+                "LABEL_DEVICE=cuda: this onnxruntime has no CUDA provider (it has "
+                f"{', '.join(ort.get_available_providers())}): install onnxruntime-gpu in "
+                "place of onnxruntime (pip uninstall onnxruntime; pip install onnxruntime-gpu), "
+                "or set LABEL_DEVICE=cpu"
+            )
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(model, sess_options=opts, providers=providers)
+
+
+def torch_device(device: str) -> Any:
+    """The torch.device of LABEL_DEVICE: "cuda" only where PyTorch sees a CUDA device (in a Ray
+    actor of RAY_GPUS > 0, the GPU Ray gave it)."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DeviceMissing(
+            "LABEL_DEVICE=cuda: PyTorch sees no CUDA device in this process "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}; "
+            f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): run on a "
+            "machine with an NVIDIA GPU and its driver (with the Ray engine, set RAY_GPUS so "
+            "that the actors get one), or set LABEL_DEVICE=cpu"
+        )
+    return torch.device(device)

@@ -14,7 +14,14 @@ import torch
 import torchvision
 from PIL import Image
 
-from pipelines.labelers.base import LABEL_FLOOR, TOP_K, Label, LabelerSpec, ort_session
+from pipelines.labelers.base import (
+    LABEL_FLOOR,
+    TOP_K,
+    Label,
+    LabelerSpec,
+    ort_session,
+    torch_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +67,14 @@ class ImagenetLabeler:
         self._input_shape = (1, 3, crop, crop)
         # "crop" (the registry's choice, part of the weights id): the region-only resize
         self._fast = FastPreprocess.of(self.preprocess) if spec.options.get("crop") else None
-        self.model: torch.nn.Module | None = _eager_model(spec)
-        self.runtime = "eager"
+        # LABEL_DEVICE=cuda: eager PyTorch on the GPU (the registry sets runtime "eager")
+        self.device = torch_device(str(spec.options.get("device", "cpu")))
+        self.model: torch.nn.Module | None = _eager_model(spec).to(self.device)
+        self.runtime = "eager" if self.device.type == "cpu" else f"eager-{self.device.type}"
         self._session: Any = None
         self._onnx: str | bytes | None = None
         runtime = spec.options.get("runtime", "auto")
-        if runtime != "eager":
+        if runtime != "eager" and self.device.type == "cpu":
             self._try_onnx(required=runtime in ("onnx", "openvino"))
         if runtime == "openvino":  # the verified ONNX copy, compiled by OpenVINO
             from pipelines.labelers.openvino_cpu import openvino_runner
@@ -85,7 +94,7 @@ class ImagenetLabeler:
             return self._session.run(None, {"input": x})[0][0]
         assert self.model is not None
         with torch.inference_mode():
-            return self.model(torch.from_numpy(x))[0].numpy()
+            return self.model(torch.from_numpy(x).to(self.device))[0].cpu().numpy()
 
     def input(self, image: Image.Image) -> np.ndarray:
         """The model input (1, 3, crop, crop) float32 for one image: the weights' transforms()."""

@@ -223,7 +223,15 @@ def _resolve_imagenet(config: Mapping[str, Any]) -> LabelerSpec:
     runtime = _get(config, "IMAGENET_RUNTIME", "auto").lower()
     if runtime not in ("auto", "onnx", "eager", "openvino"):
         raise ValueError(f"IMAGENET_RUNTIME must be auto, onnx, eager or openvino, not {runtime!r}")
-    options: dict[str, Any] = {"transforms": transforms, "runtime": runtime}
+    device = _device(config)
+    if device != "cpu":  # PyTorch on the GPU: eager (the ONNX copy has the same id)
+        if runtime not in ("auto", "eager"):
+            raise ValueError(
+                f"IMAGENET_RUNTIME={runtime} runs on the CPU: with LABEL_DEVICE={device} use "
+                "auto or eager"
+            )
+        runtime = "eager"
+    options: dict[str, Any] = {"transforms": transforms, "runtime": runtime, "device": device}
     if runtime == "openvino":  # bf16 scores differ from float ones: a new id, so a relabel
         from pipelines.labelers.openvino_cpu import openvino_available, openvino_precision
 
@@ -274,7 +282,8 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
         msg = _missing_message(what, alt, known, models_dir, err)
         raise WeightsMissing(yolo_hint + msg) from None
     member = match.member if match else known[0].member
-    return LabelerSpec("coco", "tvdetect", name, wid, str(path), {"weights": member})
+    options = {"weights": member, "device": _device(config)}
+    return LabelerSpec("coco", "tvdetect", name, wid, str(path), options)
 
 
 def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -> LabelerSpec:
@@ -289,8 +298,15 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
         raise ValueError(
             f"YOLO_RUNTIME must be one of {', '.join(yolo_engines.RUNTIMES)}, not {runtime!r}"
         )
-    if runtime == "auto":
-        runtime = "openvino" if yolo_engines.openvino_available() else "fp32"
+    device = _device(config)
+    if device != "cpu" and runtime in ("openvino", "qdq"):
+        raise ValueError(
+            f"YOLO_RUNTIME={runtime} runs on the CPU: with LABEL_DEVICE={device} use auto, fp32 "
+            "or file"
+        )
+    if runtime == "auto":  # on a GPU: the float graph (the id of a CPU run of fp32)
+        cpu_best = "openvino" if yolo_engines.openvino_available() else "fp32"
+        runtime = cpu_best if device == "cpu" else "fp32"
     rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
     resize = _get(config, "YOLO_RESIZE", "linear").lower() if runtime != "file" else "antialias"
     if resize not in yolo.RESIZES:
@@ -301,6 +317,7 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
             "(or set YOLO_RESIZE=antialias)"
         )
     options: dict[str, Any] = {"runtime": runtime, "rect": rect, "resize": resize}
+    options["device"] = device  # not in the id: a float graph gives the same boxes on either
     wid = weights_id(path)
     if runtime == "openvino":
         if not yolo_engines.openvino_available():
@@ -327,6 +344,17 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
         # "+lin": scaled in by OpenCV's INTER_LINEAR (YOLO_RESIZE), not Pillow's bilinear
         wid = f"{wid}+{tag}{'+rectpad' if rect else ''}{'+lin' if resize == 'linear' else ''}"
     return LabelerSpec("coco", "yolo", path.stem, wid, str(path), options)
+
+
+def _device(config: Mapping[str, Any]) -> str:
+    """LABEL_DEVICE: where the labellers run (checked where they load: a Ray driver may have
+    no GPU while its actors do)."""
+    from pipelines.labelers.base import DEVICES
+
+    device = _get(config, "LABEL_DEVICE", "cpu").lower()
+    if device not in DEVICES:
+        raise ValueError(f"LABEL_DEVICE must be one of {', '.join(DEVICES)}, not {device!r}")
+    return device
 
 
 def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:

@@ -7,7 +7,7 @@ import torchvision
 from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
-from pipelines.labelers.base import DETECTION_FLOOR, Box, LabelerSpec
+from pipelines.labelers.base import DETECTION_FLOOR, Box, LabelerSpec, torch_device
 
 SKIPPED = frozenset({"__background__", "N/A"})
 
@@ -39,17 +39,18 @@ class TorchvisionDetector:
         )
         state = torch.load(spec.weights_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
-        self.model = model.eval()
+        self.device = torch_device(str(spec.options.get("device", "cpu")))
+        self.model = model.eval().to(self.device)
         self.min_short_side, self.min_long_side = input_sides(model.transform)
 
     def __call__(self, image: Image.Image) -> list[Box]:
         w, h = image.size
         x = pil_to_tensor(image.convert("RGB")).float() / 255.0
         with torch.inference_mode():
-            out = self.model([x])[0]
-        boxes = out["boxes"].numpy()
-        scores = out["scores"].numpy()
-        labels = out["labels"].numpy()
+            out = self.model([x.to(self.device)])[0]
+        boxes = out["boxes"].cpu().numpy()
+        scores = out["scores"].cpu().numpy()
+        labels = out["labels"].cpu().numpy()
         result = []
         for b, s, c in zip(boxes, scores, labels, strict=True):
             name = self.categories[c] if 0 <= c < len(self.categories) else "N/A"

@@ -290,15 +290,16 @@ class YoloLabeler:
     def _runner(self, size: tuple[int, int]) -> Any:
         from pipelines.labelers import yolo_engines, yolo_graphs
 
+        device = str(self.spec.options.get("device", "cpu"))  # LABEL_DEVICE (not OpenVINO)
         if self._graph is None:
-            return yolo_engines.ort_runner(str(self.spec.weights_path))
+            return yolo_engines.ort_runner(str(self.spec.weights_path), device)
         graph = self._graph
         if size != self.size:
             graph = yolo_graphs.specialise(graph, size[0], size[1], self.stride)
         data = graph.SerializeToString()
         if self.runtime == "openvino":
             return yolo_engines.pixel_runner(data, str(self.spec.options["precision"]))
-        return yolo_engines.ort_runner(data)
+        return yolo_engines.ort_runner(data, device)
 
 
 RECT_PAD = 0.5  # strides of grey added to a side, at least, before rounding up to the stride

@@ -40,9 +40,10 @@ CALIBRATION_MIN = 8
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
 
 
-def ort_runner(model: str | bytes) -> Runner:
-    """An onnxruntime session (one thread, sequential) as a function of 8-bit pixels."""
-    session = ort_session(model)
+def ort_runner(model: str | bytes, device: str = "cpu") -> Runner:
+    """An onnxruntime session (one thread, sequential; on "cuda" the GPU) as a function of
+    8-bit pixels."""
+    session = ort_session(model, device)
     name = session.get_inputs()[0].name
 
     def run(pixels: np.ndarray) -> np.ndarray:
