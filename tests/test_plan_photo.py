@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import case, create_engine, update
 
 from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import PhotoGroup
@@ -17,7 +17,7 @@ from atw.core.schema import Photo, PhotoClass
 from atw.query import plan, plan_photo, search
 from atw.query.filters import PhotoFilter
 from tests.conftest import fresh_app
-from tests.test_query import P, build_world, reference, session_of, world
+from tests.test_query import LISBON, SYDNEY, P, build_world, reference, session_of, world
 
 pytestmark = pytest.mark.databases
 
@@ -28,7 +28,8 @@ START, END = date(2014, 1, 1), date(2017, 12, 31)
 def timed(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
     """test_query's world, its estimated photos given the filters' classes, and one photo more
     whose time is then removed from the index (NULL taken_at and sort_time, as a photo without
-    any time is stored: NO_TIME in photo_group's key)."""
+    any time is stored: NO_TIME in photo_group's key); each photo with a position a country by
+    its hemisphere."""
     base = tmp_path_factory.mktemp("plan_photo")
     app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
     photos = world()
@@ -46,6 +47,8 @@ def timed(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any
         gone = {"taken_at": None, "sort_time": None}
         conn.execute(update(Photo).where(Photo.id == no_time).values(taken_at_utc=None, **gone))
         conn.execute(update(PhotoClass).where(PhotoClass.photo_id == no_time).values(**gone))
+        code = case((Photo.lat > 0, "PT"), (Photo.lat <= 0, "AU"), else_=None)
+        conn.execute(update(Photo).values(country_code=code))  # as the places stage stores
         conn.execute(
             update(PhotoGroup)
             .where(PhotoGroup.photo_id == no_time)
@@ -116,3 +119,74 @@ def test_a_photo_without_a_time_is_found_without_dates_only(timed):
     ids = found(app, flt)[0]
     assert no_time in ids  # no dates: every photo, the one without a time last
     assert no_time not in found(app, replace(flt, start=START, end=END))[0]
+
+
+PLACED = [
+    PhotoFilter(
+        classes=("person",), start=START, end=END, lat=LISBON[0], lon=LISBON[1], radius_km=25
+    ),
+    PhotoFilter(classes=("dog",), start=START, end=END, lat=SYDNEY[0], lon=SYDNEY[1], radius_km=50),
+    PhotoFilter(classes=("seashore", "dog"), start=START, end=END, country=("PT",), sort="oldest"),
+    replace(TRIP, classes=("person", "dog"), match="all", country=("AU", "PT")),
+    PhotoFilter(
+        classes=("person", "dog", "car", "umbrella", "chair"),
+        end=END,
+        country=("AU",),
+        lat=SYDNEY[0],
+        lon=SYDNEY[1],
+        radius_km=100,
+        sort="nearest",
+    ),
+]
+
+
+def placed_reference(photos: list[P], flt: PhotoFilter, root: Any) -> list[int]:
+    """test_query's reference, with the fixture's countries (by hemisphere); nearest: sorted."""
+    country = {p.id: None if p.gps is None else "PT" if p.gps[0] > 0 else "AU" for p in photos}
+    ids = reference(photos, replace(flt, country=()), root)
+    ids = [i for i in ids if not flt.country or country[i] in flt.country]
+    return ids if flt.sort != "nearest" else sorted(ids)
+
+
+def test_a_place_driving_the_classes_without_the_dates_window_finds_the_same(timed, monkeypatch):
+    """Driven by the place (Query._place_first), SQLite leaves the window on sort_time out of
+    the statement (plan_photo.window): the same photos, order and totals as with it."""
+    app, root, photos = timed
+    monkeypatch.setattr(plan.Query, "_place_first", lambda self: True)
+    with session_of(app) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        assert {plan.Query(s, flt).kind for flt in PLACED} == {"photo"}
+        sql = str(plan.Query(s, PLACED[0]).ordered().compile(s.get_bind()))
+    assert ("photo.sort_time >=" not in sql) is sqlite and "photo.taken_at >=" in sql
+    without = [found(app, flt) for flt in PLACED]
+    monkeypatch.setattr(plan_photo, "window", lambda *a: Photo.sort_time)
+    with_window = [found(app, flt) for flt in PLACED]
+    for flt, a, b in zip(PLACED, without, with_window, strict=True):
+        assert a == b, flt
+        ids, total, paged, counted = a
+        ref = placed_reference(photos, flt, root)
+        assert (ids if flt.sort != "nearest" else sorted(ids)) == ref, flt
+        assert total == len(ids) >= 2 and paged == ids[:2] and counted == total, flt
+
+
+def test_a_page_counting_its_matches_in_one_pass_gives_the_same_totals(timed, monkeypatch):
+    """plan_photo.page: the page carries count(*) over () on SQLite when its branch joins
+    `photo` and the classes are small; the totals and pages equal those of the count query."""
+    app, _, _ = timed
+    with session_of(app) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        q = plan.Query(s, FILTERS[0])
+        assert plan_photo.one_pass(q) is sqlite
+        assert not plan_photo.one_pass(plan.Query(s, PhotoFilter(classes=("seashore",))))
+        assert ("total" in s.execute(plan_photo.page(q, 0, 1)).one()._fields) is sqlite
+    filters = [*FILTERS, *PLACED]
+    for place_first in (False, True):
+        monkeypatch.setattr(plan.Query, "_place_first", lambda self, f=place_first: f)
+        monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", 10**9)
+        one = [found(app, flt) for flt in filters]
+        monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", -1)
+        two = [found(app, flt) for flt in filters]
+        for flt, a, b in zip(filters, one, two, strict=True):
+            assert a == b, flt
+            ids, total, paged, counted = a
+            assert total == len(ids) >= 2 and paged == ids[:2] and counted == total, flt

@@ -55,7 +55,7 @@ from atw.core.dialect import keep_order
 from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, day_counts, groups, plan_multi, trip_store
+from atw.query import conditions, day_counts, groups, plan_multi, plan_photo, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.terms import (
     Term,
@@ -293,7 +293,7 @@ class Query:
         q = q.add_columns(Photo.sort_time.label("sort_time"))
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))
-        dates = self._date_conds(Photo.taken_at, Photo.sort_time)
+        dates = self._date_conds(Photo.taken_at, plan_photo.window(self.flt, self.dialect, classes))
         conds = [Photo.listed == true(), *dates, *self.photo_conds]
         if classes:
             conds.append(self._classes_exist(Photo.id))
@@ -373,7 +373,9 @@ class Query:
         the centre, the checks of the other words. keyed: photo_group's (key: taken_at, id)."""
         if self.photo_conds or self.centre:
             on = [Photo.id == photo_id, *([taken_key == groups.row_key(Photo.taken_at)] * keyed)]
-            q = q.join(Photo, and_(*on))
+            sort_time = {c.name: c for c in q.selected_columns}["sort_time"].element
+            sorted_ = plan_photo.by_sort_index(self.flt, self.dialect, self.centre)
+            q = plan_photo.join_photo(q, on, photo_id, sort_time, sorted_)
             conds = [*conds, *self.photo_conds]
         if self.centre:
             q = q.add_columns(self._dot().label("dot"))

@@ -1,5 +1,7 @@
-"""How a class or group branch joins `photo` for its photo conditions: by id (the row itself),
-or, on SQLite when the only condition is estimated=exclude (a trip), by ix_photo_sort_time.
+"""Which `photo` index a branch's photo conditions read: a class or group branch joins the photo
+by id, or, on SQLite when the only condition is estimated=exclude (a trip), by
+ix_photo_sort_time; a place-driven branch (window) leaves the dates' sort_time window out;
+a page whose count would walk the same rows again carries that count (page).
 
 A trip is a date range + estimated=exclude (atw.query.trip_store.narrow): each class or group
 row of the dates needs its photo's time_estimated. Read from the photo's table row (wide: the
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.sql import Select
 
 from atw.core.schema import Photo
@@ -42,3 +44,46 @@ def join_photo(
     if sorted_:
         on = [Photo.sort_time == sort_time, Photo.id + 0 == photo_id, *on[1:]]
     return q.join(Photo, and_(*on))
+
+
+def window(flt: PhotoFilter, dialect: str, classes: bool) -> Any:
+    """The sort_time column for the dates' window of a photo-driven branch, or None to leave
+    the window out (the exact test on taken_at stays): on SQLite when a place drives the classes
+    (Query._place_first, or every photo while the group rows are stale). With the window and
+    its ORDER BY, SQLite walked the dates' photos by ix_photo_sort_time, reading each photo's
+    row for its position (≈3 µs each: a year of 1M photos ≈ 230 ms); without it the place's
+    covering index drives (ix_photo_lat_lon, ix_photo_place) as in the count that chose this
+    plan, and the few matches are sorted (≈3 ms)."""
+    place = flt.radius_km is not None or bool(flt.country or flt.region or flt.place)
+    return None if classes and place and dialect == "sqlite" else Photo.sort_time
+
+
+# A page counts its matches in the same pass (count(*) over ()) when its branch joins `photo`
+# and the classes hold at most this many photos: the count would read every row again, with a
+# photo look-up each (≈3–6 µs at 1M photos), and sorting this many matches costs less.
+ONE_PASS_ROWS = 20_000
+
+
+def one_pass(query: Any) -> bool:
+    """True when a page of this Query (atw.query.plan) should carry its total: on SQLite, one
+    class or group (or all of several, driven by the rarest) with photo conditions, or a place
+    driving the classes, with few photos in the classes."""
+    flt = query.flt
+    if query.dialect != "sqlite" or not flt.classes or query.kind not in ONE_PASS_KINDS:
+        return False
+    if not (query.photo_conds or query.centre):
+        return False  # no look-ups: the count reads only the index (or counts kept, fast_count)
+    sizes = [sum(t.photos for t in w if t.sources) for w in query.words]
+    return (min(sizes) if flt.match == "all" else sum(sizes)) <= ONE_PASS_ROWS
+
+
+ONE_PASS_KINDS = ("single", "probe", "photo")
+
+
+def page(query: Any, offset: int, limit: int) -> Any:
+    """The statement of one page (LIMIT/OFFSET); with one_pass, every row also carries `total`
+    (atw.query.search reads it instead of running the count)."""
+    stmt = query.ordered(offset, limit)
+    if one_pass(query):
+        stmt = stmt.add_columns(func.count().over().label("total"))
+    return stmt.limit(limit).offset(offset)

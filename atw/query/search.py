@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atw.core import geo
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions
+from atw.query import conditions, plan_photo
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, grid_bucket, on_grid, score_conds
@@ -44,7 +44,7 @@ def search(session: Session, flt: PhotoFilter, page: int = 1, per_page: int = 10
     ties are broken by id)."""
     q = Query(session, flt)
     offset = (page - 1) * per_page
-    rows = session.execute(q.ordered(offset, per_page).limit(per_page).offset(offset)).all()
+    rows = session.execute(plan_photo.page(q, offset, per_page)).all()
     ids = [r.id for r in rows]
     distances = _distances(session, flt, ids) if flt.sort == "nearest" else None
     if page == 1 and len(ids) < per_page:
