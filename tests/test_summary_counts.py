@@ -287,3 +287,29 @@ def test_api_places_without_a_filter_counts_every_listed_photo(world):
     with engine.connect() as conn:
         listed = conn.scalar(select(func.count()).where(Photo.listed.is_(True)))
     assert sum(c["photos"] for c in body["countries"]) + body["no_country"] == listed
+
+
+def test_places_without_a_filter_follow_every_write(indexed, monkeypatch):
+    """The unfiltered answer is reused while summary_version stays: every counted write
+    changes it, so a later call sees the write (against the plain path each time)."""
+    _app, _root, url = indexed
+    engine = make_engine(url)
+    writes = [
+        update(Photo).where(Photo.id == 1).values(country_code="ES", region="X", place="Y"),
+        update(Photo).where(Photo.id == 2).values(listed=False),
+        delete(Photo).where(Photo.id == 3),
+    ]
+    try:
+        for stmt in [None, *writes]:
+            if stmt is not None:
+                with engine.begin() as conn:
+                    conn.execute(stmt)
+            with Session(engine) as s:
+                got = place_counts.place_counts(s, PhotoFilter(), limit=5)
+                again = place_counts.place_counts(s, PhotoFilter(), limit=5)
+            with Session(engine) as s, monkeypatch.context() as m:
+                m.setattr(place_counts, "_grouped", old_grouped)
+                want = place_counts._counts(s, PhotoFilter(), limit=5)  # computed, not kept
+            assert got == again == want
+    finally:
+        engine.dispose()

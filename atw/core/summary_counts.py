@@ -9,13 +9,16 @@ Issue 15 (queries at a million photos). Two summary tables of `photo`:
 Triggers on photo (AFTER INSERT / DELETE / UPDATE OF listed, taken_at, time_estimated,
 country_code, region, place) keep them, so no write path (index runs, the places stage, prune,
 uploads, relisting, migrations) can forget them. A row whose count falls to 0 is deleted: the
-tables always equal a GROUP BY over the listed photos. This module is the ONE definition: a
-new index gets the tables with create_all and the triggers from the metadata's after_create
-hook (install); revision 0006 creates both on an older index and fills the tables (fill).
+tables always equal a GROUP BY over the listed photos; summary_version's n goes up with every
+such write (readers cache what they compute from the tables under it). This module is the
+ONE definition: a new index gets the tables with create_all and the triggers from the
+metadata's after_create hook (install); revision 0006 creates both on an older index and
+fills the tables (fill).
 Readers: atw.query.day_counts."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -24,10 +27,11 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
+from atw.core.dialect import BIG_INTEGER
 from atw.core.schema import Base, Photo
 
 UNDATED = date(1, 1, 1)
-TABLES = ("photo_day_count", "place_count")
+TABLES = ("photo_day_count", "place_count", "summary_version")
 KEEP = "listed, taken_at, time_estimated, country_code, region, place"  # UPDATE OF …
 
 
@@ -49,6 +53,19 @@ class PlaceCount(Base):
     place: Mapped[str] = mapped_column(String(128), primary_key=True)
     photos: Mapped[int] = mapped_column(Integer, default=0)
 
+
+class SummaryVersion(Base):
+    """One row: n goes up with every write the triggers count (at least), so an answer
+    computed from the tables can be reused while it stays; epoch tells a database made again
+    at the same address from the one before."""
+
+    __tablename__ = "summary_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(BIG_INTEGER)
+
+
+_BUMP = "UPDATE summary_version SET n = n + 1"
 
 # --- the triggers, per database ------------------------------------------------------------
 # {row}: NEW or OLD. SQLite stores DATETIME as "YYYY-MM-DD HH:MM:SS.ffffff" text, compared as
@@ -94,22 +111,25 @@ _CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in KEEP.split(", "))
 
 
 def sqlite_ddl() -> list[str]:
-    """CREATE TRIGGER statements for SQLite (UPSERT in trigger bodies: SQLite ≥ 3.24)."""
+    """CREATE TRIGGER statements for SQLite (UPSERT in trigger bodies: SQLite ≥ 3.24), each
+    bumping summary_version."""
     body = "; ".join
     return [
-        "CREATE TRIGGER IF NOT EXISTS photo_counts_insert AFTER INSERT ON photo "
-        f"WHEN NEW.listed BEGIN {body(_add(_SQLITE_DAY, 'NEW'))}; END",
-        "CREATE TRIGGER IF NOT EXISTS photo_counts_delete AFTER DELETE ON photo "
-        f"WHEN OLD.listed BEGIN {body(_take(_SQLITE_DAY, 'OLD'))}; END",
-        f"CREATE TRIGGER IF NOT EXISTS photo_counts_update AFTER UPDATE OF {KEEP} ON photo "
+        *drop_ddl("sqlite"),
+        "CREATE TRIGGER photo_counts_insert AFTER INSERT ON photo "
+        f"WHEN NEW.listed BEGIN {body(_add(_SQLITE_DAY, 'NEW'))}; {_BUMP}; END",
+        "CREATE TRIGGER photo_counts_delete AFTER DELETE ON photo "
+        f"WHEN OLD.listed BEGIN {body(_take(_SQLITE_DAY, 'OLD'))}; {_BUMP}; END",
+        f"CREATE TRIGGER photo_counts_update AFTER UPDATE OF {KEEP} ON photo "
         f"WHEN (OLD.listed OR NEW.listed) AND ({_CHANGED}) BEGIN "
         f"{body(_take(_SQLITE_DAY, 'OLD', ' AND OLD.listed'))}; "
-        f"{body(_add(_SQLITE_DAY, 'NEW', 'WHERE NEW.listed'))}; END",
+        f"{body(_add(_SQLITE_DAY, 'NEW', 'WHERE NEW.listed'))}; {_BUMP}; END",
     ]
 
 
 def postgres_ddl() -> list[str]:
-    """A plpgsql function and its row triggers for PostgreSQL."""
+    """plpgsql functions and their triggers for PostgreSQL: the counts per row, summary_version
+    once per statement (a bump per row would make one row many versions within a bulk load)."""
     take = "; ".join(_take(_PG_DAY, "OLD"))
     add = "; ".join(_add(_PG_DAY, "NEW"))
     changed = _CHANGED.replace(" IS NOT ", " IS DISTINCT FROM ")
@@ -119,8 +139,11 @@ def postgres_ddl() -> list[str]:
         f"IF TG_OP <> 'INSERT' THEN IF OLD.listed THEN {take}; END IF; END IF; "
         f"IF TG_OP <> 'DELETE' THEN IF NEW.listed THEN {add}; END IF; END IF; "
         "RETURN NULL; END $$",
-        "DROP TRIGGER IF EXISTS photo_counts_write ON photo",
-        "DROP TRIGGER IF EXISTS photo_counts_update ON photo",
+        "CREATE OR REPLACE FUNCTION atw_summary_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN {_BUMP}; RETURN NULL; END $$",
+        *drop_ddl("postgresql")[:3],
+        f"CREATE TRIGGER photo_counts_version AFTER INSERT OR DELETE OR UPDATE OF {KEEP} ON photo "
+        "FOR EACH STATEMENT EXECUTE FUNCTION atw_summary_bump()",
         "CREATE TRIGGER photo_counts_write AFTER INSERT OR DELETE ON photo "
         "FOR EACH ROW EXECUTE FUNCTION atw_photo_counts()",
         f"CREATE TRIGGER photo_counts_update AFTER UPDATE OF {KEEP} ON photo FOR EACH ROW "
@@ -134,15 +157,19 @@ def drop_ddl(dialect_name: str) -> list[str]:
         return [
             "DROP TRIGGER IF EXISTS photo_counts_write ON photo",
             "DROP TRIGGER IF EXISTS photo_counts_update ON photo",
+            "DROP TRIGGER IF EXISTS photo_counts_version ON photo",
             "DROP FUNCTION IF EXISTS atw_photo_counts()",
+            "DROP FUNCTION IF EXISTS atw_summary_bump()",
         ]
     return [f"DROP TRIGGER IF EXISTS photo_counts_{op}" for op in ("insert", "delete", "update")]
 
 
 def install(conn: Connection) -> None:
-    """Create the triggers (the tables exist), then fill the tables if they are empty while
-    listed photos exist (an index whose tables were just created)."""
+    """Create (or replace) the triggers and the version row (the tables exist), then fill the
+    tables if they are empty while listed photos exist (an index whose tables were just made)."""
     name = conn.dialect.name
+    if conn.scalar(select(SummaryVersion.n).where(SummaryVersion.id == 1)) is None:
+        conn.execute(insert(SummaryVersion).values(id=1, epoch=uuid.uuid4().hex, n=0))
     for stmt in postgres_ddl() if name == "postgresql" else sqlite_ddl():
         conn.exec_driver_sql(stmt)
     filled = conn.scalar(select(exists().select_from(PhotoDayCount)))
@@ -166,6 +193,13 @@ def fill(conn: Connection) -> None:
     parts = [func.coalesce(c, "") for c in (Photo.country_code, Photo.region, Photo.place)]
     q = select(*parts, n).where(listed).group_by(*parts)
     conn.execute(insert(PlaceCount).from_select(["country_code", "region", "place", "photos"], q))
+    conn.exec_driver_sql(_BUMP)
+
+
+def version(conn: Connection) -> tuple[str, int] | None:
+    """(epoch, n): changes whenever the counts may have (None without the row)."""
+    row = conn.execute(select(SummaryVersion.epoch, SummaryVersion.n)).first()
+    return None if row is None else (row[0], int(row[1]))
 
 
 def day_expr(col: Any, dialect_name: str) -> Any:

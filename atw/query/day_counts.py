@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
+from atw.core import summary_counts
 from atw.core.summary_counts import UNDATED, PhotoDayCount, PlaceCount
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 
@@ -46,6 +47,11 @@ def total(session: Session, flt: PhotoFilter) -> int | None:
 def listed(session: Session) -> int:
     """Every listed photo."""
     return int(session.scalar(select(func.coalesce(func.sum(PhotoDayCount.photos), 0))) or 0)
+
+
+def version(session: Session) -> tuple[str, int] | None:
+    """What the tables hold, as summary_counts.version: changes whenever their rows may have."""
+    return summary_counts.version(session.connection())
 
 
 def place_rows(session: Session) -> list[tuple[Any, ...]]:

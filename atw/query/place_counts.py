@@ -29,6 +29,8 @@ from atw.query.plan import Query
 
 KINDS = ("country", "region", "place")
 first = itemgetter(0)
+# Answers without a filter: (database, summary_counts.version, limit) -> place_counts.
+_UNFILTERED: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def _grouped(session: Session, flt: PhotoFilter) -> list[Any]:
@@ -53,7 +55,24 @@ def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -
     """{countries: [{code, name, photos}], regions: [{country_code, country, region, photos}],
     places: [{country_code, country, region, name, photos}], no_country: n, and the lengths of
     the lists before `limit` (countries_total, …)}; each list most photos first (then by name).
-    A photo counts once in its place (its town), its region and its country."""
+    A photo counts once in its place (its town), its region and its country. Without a filter
+    the answer is kept in this process while the counts' version stays (each caller gets its
+    own copy)."""
+    if not flt.is_empty():
+        return _counts(session, flt, limit)
+    key = (str(session.get_bind().url), day_counts.version(session), limit)
+    found = _UNFILTERED.get(key)
+    if found is None:
+        found = _counts(session, flt, limit)
+        if key[1] is not None and day_counts.version(session) == key[1]:  # none wrote meanwhile
+            if len(_UNFILTERED) >= 8:
+                _UNFILTERED.clear()
+            _UNFILTERED[key] = found
+    return {k: [dict(e) for e in v] if isinstance(v, list) else v for k, v in found.items()}
+
+
+def _counts(session: Session, flt: PhotoFilter, limit: int | None) -> dict[str, Any]:
+    """place_counts, computed."""
     countries: dict[str, int] = defaultdict(int)
     regions: dict[tuple[str, str | None], int] = defaultdict(int)
     towns: dict[tuple[str, str | None, str], int] = defaultdict(int)

@@ -8,7 +8,8 @@ form too) and /api/places without a filter were counted over every matching phot
 at a million). Two summary tables hold those counts, kept exact by triggers on photo
 (atw.core.summary_counts, the one definition, which a new index gets from create_all):
 - photo_day_count (day, estimated, photos): listed photos per local day of taken_at;
-- place_count (country_code, region, place, photos): listed photos per stored place.
+- place_count (country_code, region, place, photos): listed photos per stored place;
+- summary_version (id, epoch, n): n goes up with each write the triggers count.
 Here: the tables, the triggers, and one GROUP BY over photo each to fill them (seconds at a
 million photos).
 """
@@ -44,6 +45,13 @@ def upgrade() -> None:
         sa.Column("photos", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("country_code", "region", "place"),
     )
+    op.create_table(
+        "summary_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("epoch", sa.String(length=32), nullable=False),
+        sa.Column("n", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     summary_counts.install(op.get_bind())  # the triggers, then the counts from photo
 
 
@@ -52,5 +60,6 @@ def downgrade() -> None:
     bind = op.get_bind()
     for stmt in summary_counts.drop_ddl(bind.dialect.name):
         bind.exec_driver_sql(stmt)
+    op.drop_table("summary_version")
     op.drop_table("place_count")
     op.drop_table("photo_day_count")
