@@ -92,7 +92,7 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
             .group_by(pc.label, pc.source)
         )
     rows = session.execute(q).all()
-    out = [{"label": r.label, "source": r.source, "photos": int(r.photos)} for r in rows]
+    out = [{"label": lb, "source": s, "photos": int(n)} for s, lb, n in rows]
     out.sort(key=lambda r: (-r["photos"], r["label"], r["source"]))
     return out
 
