@@ -190,3 +190,22 @@ def test_a_page_counting_its_matches_in_one_pass_gives_the_same_totals(timed, mo
             assert a == b, flt
             ids, total, paged, counted = a
             assert total == len(ids) >= 2 and paged == ids[:2] and counted == total, flt
+
+
+def test_a_place_driving_bounds_the_one_pass_page_by_its_photos(timed, monkeypatch):
+    """With the planner's own choice of the place (Query._place_first counts its photos), the
+    page counts in one pass when the place holds at most ONE_PASS_ROWS photos, however many the
+    classes hold; the totals equal the count query's."""
+    app, _, _ = timed
+    monkeypatch.setattr(plan, "PLACE_FIRST_ABOVE", 0)
+    flt = PhotoFilter(classes=("person", "dog", "car"), lat=SYDNEY[0], lon=SYDNEY[1], radius_km=50)
+    with session_of(app) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        q = plan.Query(s, flt)
+        assert q.kind == "photo" and 2 <= q.place_photos < sum(t.photos for t in q.terms)
+        monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", q.place_photos)
+        assert plan_photo.one_pass(q) is sqlite
+        one = found(app, flt)
+        monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", q.place_photos - 1)
+        assert not plan_photo.one_pass(q)
+    assert one == found(app, flt) and one[1] == len(one[0]) >= 2 and one[3] == one[1]

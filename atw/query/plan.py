@@ -274,7 +274,8 @@ class Query:
         by_class = round(by_class * (self._date_share() if flt.start or flt.end else 1))
         if by_class <= PLACE_FIRST_ABOVE:
             return False
-        return (self.session.scalar(_count_of(self._photo_branch())) or 0) < by_class
+        self.place_photos = self.session.scalar(_count_of(self._photo_branch())) or 0
+        return self.place_photos < by_class  # (plan_photo.one_pass reads place_photos)
 
     def _date_share(self) -> float:
         """The share of the archive's span (first to last instant) its dates cover: 2 seeks."""

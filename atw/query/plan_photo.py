@@ -74,7 +74,10 @@ def one_pass(query: Any) -> bool:
     if not (query.photo_conds or query.centre):
         return False  # no look-ups: the count reads only the index (or counts kept, fast_count)
     sizes = [sum(t.photos for t in w if t.sources) for w in query.words]
-    return (min(sizes) if flt.match == "all" else sum(sizes)) <= ONE_PASS_ROWS
+    bound = min(sizes) if flt.match == "all" else sum(sizes)
+    if query.kind == "photo":  # a place driving: at most its photos (Query._place_first)
+        bound = min(bound, getattr(query, "place_photos", bound))
+    return bound <= ONE_PASS_ROWS
 
 
 ONE_PASS_KINDS = ("single", "probe", "photo")
