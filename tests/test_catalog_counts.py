@@ -1,4 +1,4 @@
-"""The catalogue's counts through their fast paths (atw.query.catalog.counts: one statement for
+"""The catalogue's counts through their fast paths (atw.query.entry_counts.counts: one statement for
 the one-class entries, |A| + |B| - |A and B| for a class in both sources; search.class_counts of
 a filter that is only dates: the label index's ranges) against the plain paths they replaced and
 against test_groups' reference in Python, over test_groups' real index (an undated photo, a
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atw.core import group_rows, vocabulary
 from atw.core.schema import PhotoClass
-from atw.query import catalog, search
+from atw.query import catalog, entry_counts, search
 from atw.query.filters import PhotoFilter, describe
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, score_conds
@@ -70,7 +70,10 @@ def test_entry_counts_are_what_the_entry_alone_selects(gworld):  # noqa: F811
                 want = [i for i in alone if i in inside] if flt.classes else alone
                 assert got[e.key] == len(want), (describe(flt), e.key)
                 if e.key not in stored:  # a class: its one-entry statement (before), the same
-                    assert got[e.key] == catalog._class_count(s, flt, e), (describe(flt), e.key)
+                    assert got[e.key] == entry_counts._class_count(s, flt, e), (
+                        describe(flt),
+                        e.key,
+                    )
     assert any(got[e.key] for e in both)
 
 
