@@ -82,6 +82,10 @@ def facts(path: Path) -> dict[str, Any]:
             "indexes": indexes,
             "without_rowid": "WITHOUT ROWID" in sql.upper(),
         }
+    # The summary counts' triggers on photo (revision 0006): the same on every path.
+    out["triggers"] = sorted(
+        con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+    )
     con.close()
     return out
 

@@ -30,9 +30,9 @@ from sqlalchemy import create_engine, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from atw.core import (  # noqa: F401 (their tables are part of Base.metadata)
+from atw.core import (  # group_schema: its tables are part of Base.metadata
     dialect,
-    group_schema,
+    group_schema,  # noqa: F401
     summary_counts,
 )
 from atw.core.schema import SCHEMA_VERSION, Base, Meta
@@ -167,6 +167,10 @@ def upgrade(engine: Engine, echo: Echo | None = None) -> SchemaState:
                 say(f"  {rev.revision}: {rev.doc.splitlines()[0]}")
             t0 = time.monotonic()
             command.upgrade(config(conn, say), "head")
+            # photo's summary triggers and counts, whatever a revision did to photo (SQLite's
+            # batch mode copies a table without its triggers): seconds at a million photos.
+            summary_counts.install(conn)
+            summary_counts.fill(conn)
             say(f"atw: the index is at {head()} ({time.monotonic() - t0:.1f} s)")
     return before
 
