@@ -1,7 +1,7 @@
 """Several class words by atw.query.plan_multi: "all" by the date-ordered merge of the words'
-ranges, and the count of "any" over ids alone, against the plain Python references of
-test_query and test_groups (never the SQL under test), with the merge forced on and off: the
-same ids, the same order, the same totals, page by page."""
+ranges or the rarest word checked in date order, and the count of "any" over ids alone,
+against the plain Python references of test_query and test_groups (never the SQL under test),
+each way forced in turn: the same ids, the same order, the same totals, page by page."""
 
 from __future__ import annotations
 
@@ -34,11 +34,16 @@ def cworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> An
     return app, base / "photos", photos
 
 
-@pytest.fixture(params=["merge", "checks"])
+@pytest.fixture(params=["merge", "sorted", "plan"])
 def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Force the merge whenever the filter allows it, or never (the planner's checks)."""
-    monkeypatch.setattr(plan_multi, "MERGE_ROW", -1.0 if request.param == "merge" else 1e12)
-    monkeypatch.setattr(plan_multi, "SORT_ROW", 0.0)
+    """Force one way whenever the filter allows it: the merge, the sorted checks (SQLite only:
+    elsewhere the merge is taken instead), or the planner's own plan."""
+    real = plan_multi.costs
+
+    def forced(q: Any, terms: Any) -> dict[str, float]:
+        return {k: 0.0 if k == request.param else 1.0 for k in real(q, terms)}
+
+    monkeypatch.setattr(plan_multi, "costs", forced)
     return str(request.param)
 
 
@@ -48,9 +53,11 @@ def pages_of(app: Any, flt: PhotoFilter, per_page: int) -> list[search.Page]:
         return [first] + [search.search(s, flt, n, per_page) for n in range(2, first.pages + 1)]
 
 
-def merged(app: Any, flt: PhotoFilter) -> bool:
+def taken(app: Any, flt: PhotoFilter) -> str | None:
+    """The way plan_multi reads the filter (None: the planner's own plan)."""
     with session_of(app) as s:
-        return plan_multi.merge_terms(plan.Query(s, flt)) is not None
+        chosen = plan_multi.way(plan.Query(s, flt))
+        return chosen[0] if chosen else None
 
 
 def check(app: Any, flt: PhotoFilter, want: list[int], equal: Any) -> None:
@@ -77,28 +84,28 @@ GROUP_FILTERS = [
 
 
 @pytest.mark.parametrize("flt", GROUP_FILTERS, ids=describe)
-def test_groups_and_classes_all_by_merge_or_checks(gworld, way, flt):
+def test_groups_and_classes_all_each_way(gworld, way, flt):
     app, root, photos = gworld
     want = group_ref(photos, flt, root)
     check(app, flt, want, lambda got, ref: same(app, got, ref, photos))
 
 
-def test_the_merge_is_taken_when_forced(gworld, cworld, way):
-    """The forced merge is really the path under test (and the checks otherwise)."""
+def test_the_forced_way_is_taken(gworld, cworld, way, db_backend):
+    """The forced way is really the path under test."""
+    want = {"plan": None, "sorted": "sorted" if db_backend == "sqlite" else "merge"}.get(way, way)
     for app, flt in [
         (gworld[0], GROUP_FILTERS[0]),
         (gworld[0], GROUP_FILTERS[4]),
         (cworld[0], CLASS_FILTERS[0]),
-        (cworld[0], CLASS_FILTERS[2]),  # umbrella: a class in both sources
     ]:
-        assert merged(app, flt) == (way == "merge"), describe(flt)
-    # Dates, places and words of several terms keep the planner's checks.
+        assert taken(app, flt) == want, describe(flt)
+    # Dates, places and words of several terms keep the planner's plan.
     for flt in [
         PhotoFilter(classes=("dog", "person"), match="all", start=date(2014, 1, 1)),
         PhotoFilter(classes=("dog", "person"), match="all", lat=38.7, lon=-9.1, radius_km=50),
         PhotoFilter(classes=("CARDIGAN", "dog"), match="all"),
     ]:
-        assert not merged(gworld[0], flt), describe(flt)
+        assert taken(gworld[0], flt) is None, describe(flt)
 
 
 CLASS_FILTERS = [
@@ -113,7 +120,7 @@ CLASS_FILTERS = [
 
 
 @pytest.mark.parametrize("flt", CLASS_FILTERS, ids=describe)
-def test_classes_all_by_merge_or_checks(cworld, way, flt):
+def test_classes_all_each_way(cworld, way, flt):
     app, root, photos = cworld
     check(app, flt, reference(photos, flt, root), lambda got, ref: got == ref)
 

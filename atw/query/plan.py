@@ -107,8 +107,8 @@ class Query:
         return branches[0]
 
     def count(self) -> Select[Any]:
-        if (merge := plan_multi.merge_terms(self)) is not None:  # "all" by a date-order merge
-            return plan_multi.merged_count(self, merge)
+        if (multi := plan_multi.count(self)) is not None:  # "all" of words: a merge, or …
+            return multi
         if self.kind == "union":
             return plan_multi.union_count(self)
         if self.kind == "intersect" and self._probe_is_cheaper():
@@ -146,8 +146,8 @@ class Query:
     def ordered(self, offset: int = 0, limit: int = 100) -> Select[Any]:
         """The matches in the filter's order (the caller adds LIMIT/OFFSET). For "intersect"
         the statement may carry a `total` column (the count, from the same merge)."""
-        if (merge := plan_multi.merge_terms(self)) is not None:
-            return plan_multi.merged(self, merge)
+        if (multi := plan_multi.page(self)) is not None:
+            return multi
         if self.kind == "intersect":
             return self._intersect_page(offset + limit)
         return self._order(self.kind, self.branches)

@@ -1,5 +1,6 @@
-"""Several class words without other conditions: "all" by a merge of the words' date-ordered
-ranges (page and count), and the count of "any" over photo ids alone.
+"""Several class words without other conditions: "all" of words that are each one class or
+group, by a merge of their date-ordered ranges or (SQLite) by the rarest one checked in date
+order, page and count; and the count of "any" over photo ids alone.
 
 A class's rows in ix_photo_class_label (label, source, sort_time, photo_id, …) and a group's in
 ix_photo_group_sort (grp, sort_time, photo_id, …) are each one range already in the pages' order
@@ -9,18 +10,23 @@ after its rows, and the count reads every range once. The copies of sort_time in
 follow photo.sort_time (atw.core.derived.set_sort_times), so a photo has one (sort_time, id) pair
 everywhere: the intersection of the pairs is the intersection of the photos, exact.
 
-The planner's other way (atw.query.plan: the rarest word's rows, each checked in the other words
-by key) reads fewer rows when that word is rare; each check costs a seek. Measured at 1,000,000
-photos (bench/query_latency.py), warm, one core: a row of a range ≈ 0.1–0.17 µs; a check of a
-group by its key from a class read in date order ≈ 0.7 µs when the checks fall densely on its
-pages, ≈ 2 µs when each lands on a new page; a check of a class by its key from a group ≈ 3–4 µs
-(random pages of a big range). The constants below are these costs in rows."""
+When one word is rare, reading its range and checking each of its photos in the other words
+reads less. The planner (atw.query.plan) checks a class by its primary key (label, source,
+photo_id): from rows in date order those seeks land at random. On SQLite the "sorted" way checks
+a class by its date index instead, seeking the row's own sort_time: the seeks then walk the
+checked range forwards with the driver (a group: its key (grp, taken_at, photo_id), in nearly
+date order already). Measured at 1,000,000 photos (bench/query_latency.py), warm, one core: a
+row of a range ≈ 0.1–0.17 µs; a check in order ≈ 0.7 µs when the checks fall densely on the
+checked range's pages, ≈ 2 µs when each lands on a new page; a check at random ≈ 3–4 µs. The
+constants below are these costs in rows; way() takes the cheapest count (a page stops early
+either way)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, intersect, literal_column, select, union
+from sqlalchemy import ColumnElement, func, intersect, literal_column, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
@@ -42,14 +48,15 @@ SEEK = 6
 NEW_PAGE = 14
 ROWS_PER_PAGE = 50
 RANDOM_CHECK = 35
-# A class in two sources is read as two ranges and sorted into one (per row).
+# A class in two sources is read as two ranges and sorted into one for the merge (per row).
 SORT_ROW = 1.0
 
 
-def merge_terms(q: Query) -> list[Term] | None:
-    """The terms to merge when the filter is "all" of several words, each one class or group,
-    with nothing else (no dates, place or photo conditions) and the merge reads less than the
-    plan's checks would; else None."""
+def way(q: Query) -> tuple[str, list[Term]] | None:
+    """How to read "all" of several words, each one class or group, with nothing else (no
+    dates, place or photo conditions): ("merge", terms), ("sorted", [driver, *others]) (on
+    SQLite: the rarest word in date order, each photo checked in the others by their date
+    index), or None (the planner's own plan), whichever reads least (costs())."""
     flt = q.flt
     if flt.match != "all" or len(q.words) < 2 or q.kind not in ("intersect", "probe", "union"):
         return None
@@ -61,7 +68,64 @@ def merge_terms(q: Query) -> list[Term] | None:
         if len(live) != 1:
             return None
         terms.append(live[0])
-    return terms if merge_cost(terms) < check_cost(q.kind, terms) else None
+    cost = costs(q, terms)
+    best = min(cost, key=lambda k: cost[k])
+    if best == "merge":
+        return "merge", terms
+    if best == "sorted":
+        driver = _driver(terms)
+        return "sorted", [driver, *(t for t in terms if t is not driver)]
+    return None
+
+
+def costs(q: Query, terms: list[Term]) -> dict[str, float]:
+    """The rows each way's count reads (in range-row units), in the order ties are settled: on
+    SQLite the sorted checks cost no more than the plan's for a count, and their page walked in
+    date order checks its rows in order too (the plan's page checks a class at random)."""
+    out = {"merge": merge_cost(terms)}
+    if q.dialect == "sqlite":
+        out["sorted"] = check_cost("sorted", terms)
+    out["plan"] = check_cost(q.kind, terms)
+    return out
+
+
+def merge_terms(q: Query) -> list[Term] | None:
+    """The terms when way() is the merge."""
+    chosen = way(q)
+    return chosen[1] if chosen and chosen[0] == "merge" else None
+
+
+def page(q: Query) -> Any | None:
+    """The page statement of way() (the caller adds LIMIT/OFFSET), or None."""
+    chosen = way(q)
+    if chosen is None:
+        return None
+    if chosen[0] == "merge":
+        return merged(q, chosen[1])
+    branches = _sorted_branches(q, chosen[1])
+    if len(branches) > 1:  # a driver in two sources: its two ranges merged (UNION: once each)
+        keys = q.sort_keys(literal_column("id"), literal_column("sort_time"), None)
+        return union(*branches).order_by(*keys)
+    cols = {c.name: getattr(c, "element", c) for c in branches[0].selected_columns}
+    return branches[0].order_by(*q.sort_keys(cols["id"], cols["sort_time"], None))
+
+
+def count(q: Query) -> Select[Any] | None:
+    """The count statement of way(), or None."""
+    chosen = way(q)
+    if chosen is None:
+        return None
+    if chosen[0] == "merge":
+        return merged_count(q, chosen[1])
+    branches = _sorted_branches(q, chosen[1])
+    if len(branches) > 1:
+        sub = keep_order(page(q), q.dialect).subquery()
+        return select(func.count()).select_from(sub)
+    return branches[0].with_only_columns(func.count(), maintain_column_froms=True)
+
+
+def _driver(terms: list[Term]) -> Term:
+    return min(terms, key=lambda t: (t.photos, len(t.sources)))
 
 
 def merge_cost(terms: list[Term]) -> float:
@@ -70,16 +134,17 @@ def merge_cost(terms: list[Term]) -> float:
 
 
 def check_cost(kind: str, terms: list[Term]) -> float:
-    """Rows read (in range-row units) by the planner's count: the rarest word's range, and per
-    photo of it one check in each other word. "probe" reads the driver in date order, so checks
-    of a group (its key: grp, taken_at, photo_id) come in order; "intersect" reads classes in
-    id order, checked by their keys in id order; the rest come at random."""
-    driver = min(terms, key=lambda t: (t.photos, len(t.sources)))
+    """Rows read (in range-row units) by a count that checks the rarest word's photos in the
+    others: its range, and per photo of it one check in each other word. "probe" reads the
+    driver in date order, so checks of a group (its key: grp, taken_at, photo_id) come in
+    order; "intersect" reads classes in id order, checked by their keys in id order; "sorted"
+    checks every word by its date index in date order; the rest come at random."""
+    driver = _driver(terms)
     checks = 0.0
     for t in terms:
         if t is driver:
             continue
-        if (kind == "probe" and t.grp is not None) or kind == "intersect":
+        if (kind == "probe" and t.grp is not None) or kind in ("intersect", "sorted"):
             dense = min(1.0, t.rows / ROWS_PER_PAGE / max(1, driver.photos))
             checks += driver.photos * (SEEK + NEW_PAGE * dense)
         else:
@@ -109,11 +174,50 @@ def _range(q: Query, term: Term) -> Select[Any]:
         cols = (pg.photo_id.label("id"), pg.sort_time.label("sort_time"))
         return select(*cols).where(pg.grp == term.grp, *groups.score_conds(pg, flt, term.grp))
     pc = aliased(PhotoClass, name="pc")
-    source = pc.source == term.sources[0] if len(term.sources) == 1 else pc.source.in_(term.sources)
     cols = (pc.photo_id.label("id"), pc.sort_time.label("sort_time"))
     return select(*cols).where(
-        pc.label == term.label, source, *score_conds(pc, flt.min_score, flt.min_count)
+        pc.label == term.label, _sources(pc, term), *score_conds(pc, flt.min_score, flt.min_count)
     )
+
+
+def _sources(pc: Any, term: Term) -> ColumnElement[bool]:
+    return pc.source == term.sources[0] if len(term.sources) == 1 else pc.source.in_(term.sources)
+
+
+def _sorted_branches(q: Query, terms: list[Term]) -> list[Select[Any]]:
+    """The driver's range (terms[0]; one per source) in date order, each row checked in the
+    other terms: a class by its date index (label, source, sort_time, …), seeking the row's own
+    sort_time (IS: a photo without a time has NULL in every copy), then its id ("photo_id + 0"
+    keeps SQLite off the primary key, whose seeks would land at random); a group by its primary
+    key (grp, taken_at, photo_id), in nearly the same order. Either walks the checked range
+    forwards with the driver, and finds the same photos as a check by id: a photo's sort_time
+    and taken_at are one value in every table (module docstring)."""
+    driver = terms[0]
+    sources = [(s,) for s in driver.sources] if driver.grp is None else [driver.sources]
+    out = []
+    for source in sources:
+        branch = _range(q, replace(driver, sources=source))
+        table = branch.get_final_froms()[0]
+        photo_id, sort_time = table.c.photo_id, table.c.sort_time
+        taken_key = table.c.taken_at if driver.grp is not None else groups.row_key(table.c.taken_at)
+        for i, t in enumerate(terms[1:]):
+            branch = branch.where(_sorted_check(q, t, photo_id, sort_time, taken_key, f"x{i}"))
+        out.append(branch)
+    return out
+
+
+def _sorted_check(
+    q: Query, t: Term, photo_id: Any, sort_time: Any, taken_key: Any, name: str
+) -> ColumnElement[bool]:
+    """EXISTS: the photo has term t (_sorted_branches)."""
+    if t.grp is not None:
+        return groups.has_group(photo_id, taken_key, q.flt, t.grp, name)
+    x = aliased(PhotoClass, name=name)
+    same = [x.sort_time.is_not_distinct_from(sort_time), x.photo_id + 0 == photo_id]
+    conds = [x.label == t.label, _sources(x, t), *score_conds(x, q.flt.min_score, q.flt.min_count)]
+    # SELECT 1: the date index holds every column the check reads (SELECT * would also need
+    # n, which only the primary key holds, and SQLite would scan that instead).
+    return select(literal_column("1")).where(*conds, *same).exists()
 
 
 def union_count(q: Query) -> Select[Any]:
