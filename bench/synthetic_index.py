@@ -18,11 +18,13 @@ from atw.core.derived import count_deltas, geo_columns, photo_class_rows
 from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.localtime import photo_time
 from atw.core.schema import Base, ClassCount, Detection, Label, Meta, Photo, PhotoClass, PhotoPath
+from bench import synthetic_travel
 
-DATA_VERSION = "4"  # bump when the generator changes, so cached files are rebuilt
+DATA_VERSION = "5"  # bump when the generator changes, so cached files are rebuilt
 # 2: places (the gazetteer's, as the places stage stores them) and capture instants (sort_time)
 # 3: the ImageNet names the classifier stores (the vocabulary's), class-group rows (issue 14)
 # 4: class-group rows carry sort_time (revision 0005: groups ordered by the instant)
+# 5: the positions dealt out again as home stays and trips (bench/synthetic_travel.py)
 
 # The 80 COCO classes (underscores stand for spaces).
 _COCO_NAMES = (
@@ -383,6 +385,7 @@ def build(path: Path, n: int, seed: int) -> float:
         meta = {"key": group_rows.META_KEY, "value": group_rows.provenance()}
         conn.execute(insert(Meta.__table__), [meta])
         print(f"  photo_group (sorted in): {time.perf_counter() - t_ix:.1f} s", flush=True)
+        print(f"  travel: {synthetic_travel.travel(conn, seed)}", flush=True)
         for ix in indexes:
             t_ix = time.perf_counter()
             ix.create(conn)
