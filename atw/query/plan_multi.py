@@ -24,10 +24,10 @@ either way)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, intersect, literal_column, select, union
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from atw.core.dialect import keep_order
@@ -57,6 +57,12 @@ def way(q: Query) -> tuple[str, list[Term]] | None:
     dates, place or photo conditions): ("merge", terms), ("sorted", [driver, *others]) (on
     SQLite: the rarest word in date order, each photo checked in the others by their date
     index), or None (the planner's own plan), whichever reads least (costs())."""
+    if "_multi_way" not in vars(q):  # once per Query: its page and its count both ask
+        q._multi_way = _choose(q)
+    return q._multi_way
+
+
+def _choose(q: Query) -> tuple[str, list[Term]] | None:
     flt = q.flt
     if flt.match != "all" or len(q.words) < 2 or q.kind not in ("intersect", "probe", "union"):
         return None
@@ -72,10 +78,11 @@ def way(q: Query) -> tuple[str, list[Term]] | None:
     best = min(cost, key=lambda k: cost[k])
     if best == "merge":
         return "merge", terms
-    if best == "sorted":
-        driver = _driver(terms)
-        return "sorted", [driver, *(t for t in terms if t is not driver)]
-    return None
+    driver = _driver(terms)
+    others = [t for t in terms if t is not driver]
+    if q.kind == "probe" and all(t.grp is not None for t in others):
+        return None  # the plan's own branch is the same statement, and already built
+    return ("sorted", [driver, *others]) if best == "sorted" else None
 
 
 def costs(q: Query, terms: list[Term]) -> dict[str, float]:
@@ -170,14 +177,22 @@ def _range(q: Query, term: Term) -> Select[Any]:
     """A term's photos (id, sort_time) above the filter's scores: one index range."""
     flt = q.flt
     if term.grp is not None:
-        pg = aliased(PhotoGroup, name="pg")
+        pg = _alias(PhotoGroup, "pg")
         cols = (pg.photo_id.label("id"), pg.sort_time.label("sort_time"))
         return select(*cols).where(pg.grp == term.grp, *groups.score_conds(pg, flt, term.grp))
-    pc = aliased(PhotoClass, name="pc")
+    pc = _alias(PhotoClass, "pc")
     cols = (pc.photo_id.label("id"), pc.sort_time.label("sort_time"))
     return select(*cols).where(
         pc.label == term.label, _sources(pc, term), *score_conds(pc, flt.min_score, flt.min_count)
     )
+
+
+def _alias(model: Any, name: str) -> Any:
+    """A Core alias of the model's table with its columns as attributes (what score_conds and
+    groups.score_conds read): the same SQL as orm.aliased, a fraction of its build time (~1 ms
+    a statement, at a 50 ms budget)."""
+    table = model.__table__.alias(name)
+    return SimpleNamespace(**{c.key: c for c in table.c})
 
 
 def _sources(pc: Any, term: Term) -> ColumnElement[bool]:
@@ -212,7 +227,7 @@ def _sorted_check(
     """EXISTS: the photo has term t (_sorted_branches)."""
     if t.grp is not None:
         return groups.has_group(photo_id, taken_key, q.flt, t.grp, name)
-    x = aliased(PhotoClass, name=name)
+    x = _alias(PhotoClass, name)
     same = [x.sort_time.is_not_distinct_from(sort_time), x.photo_id + 0 == photo_id]
     conds = [x.label == t.label, _sources(x, t), *score_conds(x, q.flt.min_score, q.flt.min_count)]
     # SELECT 1: the date index holds every column the check reads (SELECT * would also need
