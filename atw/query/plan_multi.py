@@ -43,7 +43,7 @@ Query = Any
 # Costs in rows of a range scan (module docstring): a merged row; a check by key in order (a
 # seek, and a new page of the checked range unless the checks are denser than its pages); a
 # check at random (a new page each).
-MERGE_ROW = 1.3
+MERGE_ROW = 1.1
 SEEK = 6
 NEW_PAGE = 14
 ROWS_PER_PAGE = 50
