@@ -116,7 +116,8 @@ class Photo(Base):
         Index("ix_photo_sort_time", "sort_time", "id", "listed", "time_estimated", "taken_at"),
         # Schema 2 (replaces the plain (lat, lon) index): the radius search's bounding box is a
         # range on lat (lon checked in the index), and the exact test, the date range and the
-        # listed flag are read from the index too (and, since revision 0004, the sort key).
+        # listed flag are read from the index too (and, since revision 0004, the sort key;
+        # since 0007 the place, so that the places within a radius are counted from it).
         Index(
             "ix_photo_lat_lon",
             "lat",
@@ -128,6 +129,9 @@ class Photo(Base):
             "taken_at",
             "id",
             "sort_time",
+            "country_code",
+            "region",
+            "place",
         ),
         # Schema 2: the camera filter, and the filter panel's list of cameras (one index
         # seek per distinct make/model instead of a scan of every photo).
