@@ -120,18 +120,8 @@ class Photo(Base):
         # since 0007 the place, so that the places within a radius are counted from it).
         Index(
             "ix_photo_lat_lon",
-            "lat",
-            "lon",
-            "geo_x",
-            "geo_y",
-            "geo_z",
-            "listed",
-            "taken_at",
-            "id",
-            "sort_time",
-            "country_code",
-            "region",
-            "place",
+            *("lat", "lon", "geo_x", "geo_y", "geo_z", "listed", "taken_at", "id", "sort_time"),
+            *("country_code", "region", "place"),
         ),
         # Schema 2: the camera filter, and the filter panel's list of cameras (one index
         # seek per distinct make/model instead of a scan of every photo).
