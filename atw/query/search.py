@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atw.core import geo
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, plan_photo
+from atw.query import conditions, nearest, plan_photo
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, grid_bucket, on_grid, score_conds
@@ -44,13 +44,14 @@ def search(session: Session, flt: PhotoFilter, page: int = 1, per_page: int = 10
     ties are broken by id)."""
     q = Query(session, flt)
     offset = (page - 1) * per_page
-    rows = session.execute(plan_photo.page(q, offset, per_page)).all()
+    near = nearest.page(session, q, offset, per_page)  # a page in a smaller circle
+    rows = session.execute(near if near is not None else plan_photo.page(q, offset, per_page)).all()
     ids = [r.id for r in rows]
     distances = _distances(session, flt, ids) if flt.sort == "nearest" else None
     if page == 1 and len(ids) < per_page:
         total = len(ids)  # a first page that is not full holds the whole result
-    elif rows and "total" in rows[0]._fields:
-        total = rows[0].total  # counted by the page's own statement
+    elif near is None and rows and "total" in rows[0]._fields:
+        total = rows[0].total  # counted by the page's own statement (not an inner circle's)
     else:
         fast = q.fast_count(session)
         total = fast if fast is not None else session.scalar(q.count()) or 0
