@@ -209,3 +209,21 @@ def test_a_place_driving_bounds_the_one_pass_page_by_its_photos(timed, monkeypat
         monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", q.place_photos - 1)
         assert not plan_photo.one_pass(q)
     assert one == found(app, flt) and one[1] == len(one[0]) >= 2 and one[3] == one[1]
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_a_places_page_on_postgresql_is_sorted_not_walked(timed, monkeypatch, sort):
+    """On PostgreSQL a place's page orders by sort_time + 0 seconds (plan_photo.order_key: no
+    index walk in sort_time order); the photos and their order are the plain key's, and the
+    reference's. SQLite keeps the plain key."""
+    app, root, photos = timed
+    flt = PhotoFilter(country=("PT",), sort=sort)
+    with session_of(app) as s:
+        dialect = s.get_bind().dialect.name
+        q = plan.Query(s, flt)
+        sql = str(q.ordered(0, 100).compile(s.get_bind()))
+    assert ("ORDER BY photo.sort_time + " in sql) is (dialect == "postgresql")
+    got = found(app, flt)
+    monkeypatch.setattr(plan_photo, "order_key", lambda _q, key: key)
+    assert got == found(app, flt)
+    assert got[0] == placed_reference(photos, flt, root) and got[0]

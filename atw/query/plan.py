@@ -169,6 +169,7 @@ class Query:
         if self.flt.sort == "nearest":
             assert dot is not None
             return [dot.desc().nulls_last(), id_col.desc()]
+        key = plan_photo.order_key(self, key)  # PostgreSQL with a place: see there
         if self.flt.sort == "oldest":
             return [key.asc(), id_col.asc()]
         return [key.desc(), id_col.desc()]
