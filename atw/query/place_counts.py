@@ -37,7 +37,12 @@ def _grouped(session: Session, flt: PhotoFilter) -> list[Any]:
     """(country_code, region, place, photos) of the filtered photos, one row per stored place:
     without a filter from place_count (kept by triggers); without classes one GROUP BY over
     `photo` with the filter's own conditions (its indexes: ix_photo_place for a country, the
-    radius's); with classes over the ids of the filter's plan."""
+    radius's); with classes over the ids of the filter's plan. Rows in no particular order.
+
+    Rows read from ix_photo_place (a country, region or place) come in (country, region, place)
+    order, which that GROUP BY needs; other rows (a radius, dates) are sorted for it, and
+    grouped place first the sort tells most of them apart by their first key: the 85,000
+    photos within 20 km of home at 1M photos, 128 -> 84 ms on SQLite. The same groups."""
     if flt.is_empty():
         return day_counts.place_rows(session)
     n = func.count().label("photos")
@@ -48,7 +53,8 @@ def _grouped(session: Session, flt: PhotoFilter) -> list[Any]:
     else:
         ids = query.ids().subquery()
         q = select(*cols, n).join(ids, ids.c.id == Photo.id)
-    return list(session.execute(q.group_by(*cols)))
+    keys = cols if (flt.country or flt.region or flt.place) else cols[::-1]
+    return list(session.execute(q.group_by(*keys)))
 
 
 def place_counts(session: Session, flt: PhotoFilter, limit: int | None = None) -> dict[str, Any]:
@@ -86,13 +92,13 @@ def _counts(session: Session, flt: PhotoFilter, limit: int | None) -> dict[str, 
         if place is not None:
             towns[placenames.town_of((code, region, place))] += photos
     names = {code: gazetteer.country_name(code) for code in countries}  # once per country
-    # Sorted as (sort key, what the entry is made of): most photos first, then by name and
-    # region; stable (nsmallest too), so ties keep the rows' order. Entries are made for the
+    # Sorted as (sort key, what the entry is made of): most photos first, then by name, region
+    # and country code (a total order: the rows come in any order). Entries are made for the
     # kept rows only (a million photos have ~20,000 places).
     ranked: dict[str, list[Any]] = {
-        "countries": [((-n, names[c] or c, ""), c, n) for c, n in countries.items()],
-        "regions": [((-n, r, r), (c, r), n) for (c, r), n in regions.items() if r is not None],
-        "places": [((-n, t[2], t[1] or ""), t, n) for t, n in towns.items()],
+        "countries": [((-n, names[c] or c, c), c, n) for c, n in countries.items()],
+        "regions": [((-n, r, c), (c, r), n) for (c, r), n in regions.items() if r is not None],
+        "places": [((-n, t[2], t[1] or "", t[0]), t, n) for t, n in towns.items()],
     }
     out: dict[str, Any] = {}
     for key, rows in ranked.items():
