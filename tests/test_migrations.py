@@ -374,7 +374,11 @@ def test_an_index_written_before_alembic_is_upgraded_in_place(
     for url in ("/api/photos?per_page=100", "/api/classes", "/api/map", "/api/quarantine"):
         got, want = app.test_client().get(url), fresh_app_.test_client().get(url)
         assert got.status_code == want.status_code == 200
-        assert got.get_json() == api_after(version, want.get_json(), times), url
+        got_body, want_body = got.get_json(), api_after(version, want.get_json(), times)
+        if url == "/api/map":  # a set of dots, in the order of the plan's index (no order kept)
+            got_body["points"].sort()
+            want_body["points"].sort()
+        assert got_body == want_body, url
 
 
 def api_after(version: int, body: Any, rows: dict[int, dict[str, Any]]) -> Any:

@@ -111,9 +111,14 @@ class Photo(Base):
     __table_args__ = (
         # Revision 0004 (was ix_photo_taken_at): newest/oldest first by the instant, local dates
         # (a sort_time window, then taken_at: atw.query.conditions), estimated times excluded,
-        # from this index alone. listed is not leading on purpose: with it first, SQLite would
-        # prefer this index to the (lat, lon) range of a radius search or a folder's paths.
-        Index("ix_photo_sort_time", "sort_time", "id", "listed", "time_estimated", "taken_at"),
+        # from this index alone (since 0008 with the place, so a date range's places are counted
+        # from it). listed is not leading on purpose: with it first, SQLite would prefer this
+        # index to the (lat, lon) range of a radius search or a folder's paths.
+        Index(
+            "ix_photo_sort_time",
+            *("sort_time", "id", "listed", "time_estimated", "taken_at"),
+            *("country_code", "region", "place"),
+        ),
         # Schema 2 (replaces the plain (lat, lon) index): the radius search's bounding box is a
         # range on lat (lon checked in the index), and the exact test, the date range and the
         # listed flag are read from the index too (and, since revision 0004, the sort key;
