@@ -122,18 +122,20 @@ def complete_classes(
     q = " ".join(typed.lower().split())
     if not q:
         return []
-
-    def rank(label: str) -> int | None:
-        low = label.lower()
-        if low.startswith(q):
-            return 0
-        if any(w.startswith(q) for w in re.split(r"[\s\-_/,'()]+", low)) or f" {q}" in low:
-            return 1
-        return 2 if q in low else None
-
-    ranked = [(r, row) for row in rows if (r := rank(row["label"])) is not None]
+    ranked = [(r, row) for row in rows if (r := label_rank(row["label"], q)) is not None]
     ranked.sort(key=lambda x: (x[0], -x[1]["photos"], x[1]["label"], x[1]["source"]))
     return [row for _, row in ranked[:limit]]
+
+
+def label_rank(label: str, q: str) -> int | None:
+    """complete_classes' tier of a label for the typed text q (lower case, single spaces): 0 it
+    starts with q, 1 a word does, 2 it contains q, None it does not."""
+    low = label.lower()
+    if low.startswith(q):
+        return 0
+    if any(w.startswith(q) for w in re.split(r"[\s\-_/,'()]+", low)) or f" {q}" in low:
+        return 1
+    return 2 if q in low else None
 
 
 def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int | None, int | None]:
