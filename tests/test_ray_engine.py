@@ -28,7 +28,10 @@ pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 POISON = "poison.jpg"  # crashes the worker that reads it (ATW_TEST_CRASH_ON)
-SLOW = "slow.png"  # keeps its worker busy for about 18 s: past FILE_TIMEOUT
+# Keeps its worker busy past FILE_TIMEOUT: 8,000,000 empty chunks read at open, 23 s at the
+# 2.9 µs a chunk measured on one machine (3,000,000 were under 8 s on Ray there, once).
+SLOW = "slow.png"
+SLOW_CHUNKS = 8_000_000
 TIMEOUT = 8
 CRASHED = "the decoder crashed on this file (worker exit code -11)"
 HUNG = f"took longer than FILE_TIMEOUT ({TIMEOUT} s)"
@@ -47,7 +50,7 @@ def pick_photos(dest: Path) -> None:
     for f in coco:
         shutil.copy2(f, dest / f.name)
     shutil.copy2(coco[0], dest / POISON)  # a photo the others hold too: only its crash differs
-    (dest / SLOW).write_bytes(ff.slow_png(3_000_000))
+    (dest / SLOW).write_bytes(ff.slow_png(SLOW_CHUNKS))
 
 
 @pytest.fixture(scope="module")
