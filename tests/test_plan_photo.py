@@ -227,3 +227,38 @@ def test_a_places_page_on_postgresql_is_sorted_not_walked(timed, monkeypatch, so
     monkeypatch.setattr(plan_photo, "order_key", lambda _q, key: key)
     assert got == found(app, flt)
     assert got[0] == placed_reference(photos, flt, root) and got[0]
+
+
+BY_ID = [
+    PhotoFilter(classes=("seashore",), country=("PT",)),
+    PhotoFilter(classes=("seashore",), min_score=0.5, lat=LISBON[0], lon=LISBON[1], radius_km=25),
+    PhotoFilter(classes=("seashore",), country=("AU", "PT"), estimated=False, sort="oldest"),
+    PhotoFilter(classes=("seashore", "valley"), match="any", country=("PT",)),  # not by id
+]
+
+
+@pytest.mark.parametrize("one_pass", [True, False])
+def test_a_class_read_in_photo_id_order_finds_what_the_date_index_finds(
+    timed, monkeypatch, one_pass
+):
+    """plan_photo.by_id: without dates, a class joined to its photos (a place) is read from
+    photo_class's primary key, in photo id order, for a count and a one-pass page (n > 0 in
+    its SQL, SQLite only): the same photos, order and totals as the date index, and the
+    reference's."""
+    app, root, photos = timed
+    monkeypatch.setattr(plan_photo, "ONE_PASS_ROWS", 10**9 if one_pass else -1)
+    with session_of(app) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        queries = [plan.Query(s, flt) for flt in BY_ID]
+        used = [plan_photo.by_id(q, count=True) for q in queries]
+        sql = [str(q.count().compile(s.get_bind())) for q in queries]
+    assert used == [sqlite, sqlite, sqlite, False]
+    assert ["pc.n >" in text for text in sql] == used
+    by_id = [found(app, flt) for flt in BY_ID]
+    monkeypatch.setattr(plan_photo, "by_id", lambda *a, **k: False)
+    by_date = [found(app, flt) for flt in BY_ID]
+    for flt, a, b in zip(BY_ID, by_id, by_date, strict=True):
+        assert a == b, flt
+        ids, total, paged, counted = a
+        assert ids == placed_reference(photos, flt, root), flt
+        assert total == len(ids) >= 2 and paged == ids[:2] and counted == total, flt

@@ -113,11 +113,13 @@ class Photo(Base):
         # (a sort_time window, then taken_at: atw.query.conditions), estimated times excluded,
         # from this index alone (since 0008 with the place, so a date range's places are counted
         # from it). listed is not leading on purpose: with it first, SQLite would prefer this
-        # index to the (lat, lon) range of a radius search or a folder's paths.
+        # index to the (lat, lon) range of a radius search or a folder's paths. Since 0009 with
+        # the position, so a big place's newest photos are walked in it alone (atw.query.recent).
         Index(
             "ix_photo_sort_time",
             *("sort_time", "id", "listed", "time_estimated", "taken_at"),
             *("country_code", "region", "place"),
+            *("lat", "lon", "geo_x", "geo_y", "geo_z"),
         ),
         # Schema 2 (replaces the plain (lat, lon) index): the radius search's bounding box is a
         # range on lat (lon checked in the index), and the exact test, the date range and the

@@ -31,7 +31,6 @@ ids agree."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import (
@@ -93,7 +92,8 @@ class Query:
         self.fresh = not any(t.grp is not None for t in self.terms) or group_rows.current(session)
         self.photo_conds = conditions.photo_conds(flt, self.centre, self.dialect)
         self.kind, self.specs = self._plan()
-        self.branches = [self._branch(spec) for spec in self.specs]
+        by_id = plan_photo.by_id(self, count=False)  # a one-pass page reads every class row
+        self.branches = [self._branch(spec, by_id) for spec in self.specs]
 
     # --- the statements ---
 
@@ -128,6 +128,8 @@ class Query:
         if self.kind == "intersect":
             merged = self.ids().order_by(literal_column("id"))  # merge the id-ordered branches
             return select(func.count()).select_from(merged.subquery())
+        if plan_photo.by_id(self, count=True):  # every class row read: in photo id order
+            return _count_of(self._branch(self.specs[0], by_id=True))
         return _count_of(self.branches[0])
 
     def _driver(self) -> tuple[Term, list[Term]]:
@@ -254,39 +256,31 @@ class Query:
             specs += [("class", t, (s,), others) for s in t.sources if t.grp is None]
         return specs
 
-    def _branch(self, spec: Spec) -> Select[Any]:
+    def _branch(self, spec: Spec, by_id: bool = False) -> Select[Any]:
         kind, a, b, others = spec
         if kind == "photo":
             return self._photo_branch(nothing=a, classes=b)
         if kind == "group":
             return self._group_branch(a, others)
-        return self._class_branch(a.label, b, others)
+        return self._class_branch(a.label, b, others, by_id)
 
     def _place_first(self) -> bool:
         """Drive by the place (a radius, or a country/region/place: their covering indexes),
         checking the classes per photo, when that reads fewer rows: each class row would cost
         a photo look-up, each photo of the place one class look-up. Counting the place reads
-        only its index (≈10 ms for 100k photos). With dates: the rows of the dates' share."""
+        only its index (≈10 ms for 100k photos), and only up to the classes' photos. With
+        dates: the rows of the dates' share."""
         flt = self.flt
         if flt.radius_km is None and not (flt.country or flt.region or flt.place):
             return False
         sizes = [sum(t.photos for t in w if t.sources) for w in self.words]
         by_class = min(sizes) if flt.match == "all" else sum(sizes)
-        by_class = round(by_class * (self._date_share() if flt.start or flt.end else 1))
+        share = plan_photo.date_share(self.session, flt) if flt.start or flt.end else 1
+        by_class = round(by_class * share)
         if by_class <= PLACE_FIRST_ABOVE:
             return False
-        self.place_photos = self.session.scalar(_count_of(self._photo_branch())) or 0
-        return self.place_photos < by_class  # (plan_photo.one_pass reads place_photos)
-
-    def _date_share(self) -> float:
-        """The share of the archive's span (first to last instant) its dates cover: 2 seeks."""
-        ends = (self.session.scalar(select(f(Photo.sort_time))) for f in (func.min, func.max))
-        first, last = ends
-        if first is None or last is None or last <= first:  # no photo, or all at one instant
-            return 1.0
-        start = datetime.combine(self.flt.start, time.min) if self.flt.start else first
-        end = datetime.combine(self.flt.end, time.max) if self.flt.end else last
-        return max(0.0, min(1.0, (min(end, last) - max(start, first)) / (last - first)))
+        self.place_photos = plan_photo.place_photos(self, by_class)  # (one_pass reads it too)
+        return self.place_photos < by_class
 
     def _photo_branch(self, nothing: bool = False, classes: bool = False) -> Select[Any]:
         """Photos driven by `photo`'s own indexes; with classes=True the class conditions are
@@ -333,10 +327,15 @@ class Query:
         return or_(*out) if out else false()
 
     def _class_branch(
-        self, label: str, sources: tuple[str, ...], others: list[list[Term]] | None = None
+        self,
+        label: str,
+        sources: tuple[str, ...],
+        others: list[list[Term]] | None = None,
+        by_id: bool = False,
     ) -> Select[Any]:
-        """Photos with this class (in these sources), driven by the summary index; `others`
-        are further words each photo must have (EXISTS by primary key)."""
+        """Photos with this class (in these sources), driven by the summary index (by_id: by
+        the primary key, plan_photo.by_id); `others` are further words each photo must have
+        (EXISTS by primary key)."""
         flt = self.flt
         pc = aliased(PhotoClass, name="pc")
         q = select(pc.photo_id.label("id"), pc.taken_at.label("taken_at"))
@@ -346,6 +345,7 @@ class Query:
             pc.source == sources[0] if len(sources) == 1 else pc.source.in_(sources),
             *score_conds(pc, flt.min_score, flt.min_count),
             *self._date_conds(pc.taken_at, pc.sort_time),
+            *([pc.n > 0] if by_id else []),  # always true: n, only the primary key holds it
         ]
         return self._finish(q, pc.photo_id, groups.row_key(pc.taken_at), conds, others)
 

@@ -1,8 +1,10 @@
 """Which `photo` index a branch's photo conditions read: a class or group branch joins the photo
 by id, or, on SQLite when the only condition is estimated=exclude (a trip), by
 ix_photo_sort_time; a place-driven branch (window) leaves the dates' sort_time window out;
-a page whose count would walk the same rows again carries that count (page); on PostgreSQL a
-place's page is read from ix_photo_place and sorted, not walked in sort_time order (order_key).
+a page whose count would walk the same rows again carries that count (page); a class's rows
+that are all read and joined to their photos come in photo id order (by_id); on PostgreSQL a
+place's page is read from ix_photo_place and sorted, not walked in sort_time order (order_key);
+and the estimates the planner chooses by (place_photos, date_share).
 
 A trip is a date range + estimated=exclude (atw.query.trip_store.narrow): each class or group
 row of the dates needs its photo's time_estimated. Read from the photo's table row (wide: the
@@ -16,10 +18,11 @@ the same photo row either way: same ids, same order, same totals."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from atw.core.schema import Photo
@@ -106,3 +109,42 @@ def order_key(query: Any, key: Any) -> Any:
     if query.dialect != "postgresql" or query.kind != "photo":
         return key
     return key + timedelta(0) if (flt.country or flt.region or flt.place) else key
+
+
+def place_photos(query: Any, cap: int) -> int:
+    """The photos of a Query's place (its photo branch, no classes), counted up to cap:
+    min(their number, cap), all Query._place_first needs to choose (at a million photos, a
+    home circle of 100,000 photos against a class of 30,000: 30,000 index rows read, ~5 ms
+    instead of ~16), and exact whenever the place drives (fewer than cap)."""
+    sub = query._photo_branch().with_only_columns(Photo.id).limit(cap).subquery()
+    return int(query.session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def date_share(session: Session, flt: PhotoFilter) -> float:
+    """The share of the archive's span (first to last instant) the dates cover: 2 seeks."""
+    ends = (session.scalar(select(f(Photo.sort_time))) for f in (func.min, func.max))
+    first, last = ends
+    if first is None or last is None or last <= first:  # no photo, or all at one instant
+        return 1.0
+    start = datetime.combine(flt.start, time.min) if flt.start else first
+    end = datetime.combine(flt.end, time.max) if flt.end else last
+    return max(0.0, min(1.0, (min(end, last) - max(start, first)) / (last - first)))
+
+
+def by_id(query: Any, count: bool) -> bool:
+    """True when a statement of this Query reads every row of its class (a count, or a
+    one-pass page) and joins each to its photo, on SQLite: one class in one source (or the
+    rarest of all words), no dates, photo conditions (a place, a radius). Its rows are then
+    read from photo_class's primary key (label, source, photo_id), in photo id order, so the
+    look-ups of the photos walk the table forwards: 20–35 % less than reading them in date
+    order from ix_photo_class_label (which a page that stops early still walks). The branch
+    asks for n > 0 (true of every row: each has a score) to that end, as n is in the primary
+    key only."""
+    flt = query.flt
+    if query.dialect != "sqlite" or query.kind not in ("single", "probe"):
+        return False
+    if flt.start or flt.end or not (query.photo_conds or query.centre):
+        return False
+    if query.specs[0][0] != "class" or len(query.specs) != 1:
+        return False
+    return count or one_pass(query)

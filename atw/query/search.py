@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atw.core import geo
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, nearest, plan_photo
+from atw.query import conditions, nearest, plan_photo, recent
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, grid_bucket, on_grid, score_conds
@@ -45,10 +45,15 @@ def search(session: Session, flt: PhotoFilter, page: int = 1, per_page: int = 10
     q = Query(session, flt)
     offset = (page - 1) * per_page
     near = nearest.page(session, q, offset, per_page)  # a page in a smaller circle
-    rows = session.execute(near if near is not None else plan_photo.page(q, offset, per_page)).all()
+    rows, counted = recent.page(session, q, offset, per_page) if near is None else (None, None)
+    if rows is None:  # (recent: a big place's page from the newest photos)
+        stmt = near if near is not None else plan_photo.page(q, offset, per_page)
+        rows = session.execute(stmt).all()
     ids = [r.id for r in rows]
     distances = _distances(session, flt, ids) if flt.sort == "nearest" else None
-    if page == 1 and len(ids) < per_page:
+    if counted is not None:
+        total = counted
+    elif page == 1 and len(ids) < per_page:
         total = len(ids)  # a first page that is not full holds the whole result
     elif near is None and rows and "total" in rows[0]._fields:
         total = rows[0].total  # counted by the page's own statement (not an inner circle's)
