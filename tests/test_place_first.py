@@ -77,3 +77,20 @@ def test_a_small_place_drives_many_classes(placed, monkeypatch):
     with session_of(placed) as s:
         assert plan.Query(s, PhotoFilter(classes=many, country=("AU",))).kind == "photo"
         assert plan.Query(s, PhotoFilter(classes=("person",), country=("PT",))).kind != "photo"
+
+
+def test_the_place_is_counted_only_up_to_the_classes_photos(placed, monkeypatch):
+    """Choosing the driver needs only whether the place has fewer photos than the classes:
+    the count stops at the classes' photos (plan_photo.place_photos), and is exact below."""
+    monkeypatch.setattr(plan, "PLACE_FIRST_ABOVE", 0)
+    many = ("person", "dog", "car", "umbrella", "seashore", "chair", "cup", "bottle")
+    with session_of(placed) as s:
+        in_pt, in_au = (
+            search.search(s, PhotoFilter(country=(c,)), 1, 1).total for c in ["PT", "AU"]
+        )
+        one = plan.Query(s, PhotoFilter(classes=("seashore",), country=("PT",)))
+        few = sum(t.photos for t in one.terms if t.sources)
+        assert 0 < few < in_pt and one.place_photos == few and one.kind != "photo"
+        wide = plan.Query(s, PhotoFilter(classes=many, country=("AU",)))
+        assert wide.place_photos == in_au < sum(t.photos for t in wide.terms if t.sources)
+        assert wide.kind == "photo"

@@ -102,7 +102,7 @@ def test_the_forced_way_is_taken(gworld, cworld, way, db_backend):
         assert taken(app, flt) == want, describe(flt)
     # Only groups checked (from a class or a group): the sorted checks would be the plan's own
     # statement, which is taken instead.
-    for flt in (GROUP_FILTERS[0], GROUP_FILTERS[4]):
+    for flt in (GROUP_FILTERS[0], GROUP_FILTERS[3]):
         only_groups = None if way == "sorted" and db_backend == "sqlite" else want
         assert taken(gworld[0], flt) == only_groups, describe(flt)
     # Dates, places and words of several terms keep the planner's plan.
@@ -159,3 +159,37 @@ def test_any_counts_over_ids(cworld, flt):
 def test_any_with_groups_counts_over_ids(gworld, flt):
     app, root, photos = gworld
     check(app, flt, group_ref(photos, flt, root), lambda got, ref: same(app, got, ref, photos))
+
+
+# (filter, how many words the planner keeps): a group word is left out when another word's
+# classes are all its members (atw.query.terms.word_terms); the rest keep every word.
+IMPLIED = [
+    (PhotoFilter(classes=("dog", "beagle"), match="all"), 1),
+    (PhotoFilter(classes=("beagle", "animals"), match="all", min_score=0.5, sort="oldest"), 1),
+    (PhotoFilter(classes=("dog", "beagle"), match="all", source="imagenet", min_score=0.3), 1),
+    (PhotoFilter(classes=("tabby", "cat", "animals"), match="all"), 1),
+    (PhotoFilter(classes=("sports car", "cars", "vehicles"), match="all", min_score=0.35), 1),
+    (PhotoFilter(classes=("tv", "electronics"), match="all", source="coco", min_score=0.5), 1),
+    (PhotoFilter(classes=("tv", "electronics"), match="all", min_count=2), 1),
+    (PhotoFilter(classes=("dog", "beagle"), match="all", start=date(2014, 1, 1)), 1),
+    (PhotoFilter(classes=("dog", "beagle"), match="all", lat=38.7, lon=-9.1, radius_km=50), 1),
+    (PhotoFilter(classes=("dog", "tabby"), match="all"), 2),  # a tabby is no dog
+    (PhotoFilter(classes=("dog", "beagle"), match="any"), 2),  # any: every word counts
+]
+
+
+@pytest.mark.parametrize(("flt", "kept"), IMPLIED, ids=[describe(f) for f, _ in IMPLIED])
+def test_a_word_another_implies_is_left_out(gworld, monkeypatch, flt, kept):
+    """The photos, order and totals are the reference's, and those of the plan that checks
+    every word."""
+    app, root, photos = gworld
+    want = group_ref(photos, flt, root)
+    with session_of(app) as s:
+        assert len(plan.Query(s, flt).words) == kept, describe(flt)
+    check(app, flt, want, lambda got, ref: same(app, got, ref, photos))
+    every = lambda terms, f: [[t for t in terms if t.word == i] for i in range(len(f.classes))]  # noqa: E731
+    monkeypatch.setattr(plan, "word_terms", every)
+    with session_of(app) as s:
+        assert len(plan.Query(s, flt).words) == len(flt.classes)
+    check(app, flt, want, lambda got, ref: same(app, got, ref, photos))
+    assert want or flt.min_count > 1, describe(flt)  # (no tv photo has two boxes)

@@ -62,6 +62,7 @@ from atw.query.terms import (
     grid_bucket,
     on_grid,
     score_conds,
+    word_terms,
 )
 
 Spec = tuple[Any, ...]  # a branch to build: see Query._plan
@@ -87,8 +88,8 @@ class Query:
         self.centre = geo.unit_vector(flt.lat, flt.lon)
         self.dialect = session.get_bind().dialect.name
         self.terms = class_terms(session, flt) if flt.classes else []
-        # The terms of each class word: a word matches when one of its terms does.
-        self.words = [[t for t in self.terms if t.word == i] for i in range(len(flt.classes))]
+        self.words = word_terms(self.terms, flt)  # each word's terms (implied words dropped)
+        self.terms = [t for w in self.words for t in w]
         self.fresh = not any(t.grp is not None for t in self.terms) or group_rows.current(session)
         self.photo_conds = conditions.photo_conds(flt, self.centre, self.dialect)
         self.kind, self.specs = self._plan()
