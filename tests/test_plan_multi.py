@@ -15,7 +15,7 @@ from atw.query.filters import PhotoFilter, describe
 from tests.conftest import fresh_app
 from tests.test_groups import make_gworld, same
 from tests.test_groups import ref as group_ref
-from tests.test_query import build_world, reference, session_of, world
+from tests.test_query import LISBON, P, build_world, reference, session_of, world
 
 pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -193,3 +193,58 @@ def test_a_word_another_implies_is_left_out(gworld, monkeypatch, flt, kept):
         assert len(plan.Query(s, flt).words) == len(flt.classes)
     check(app, flt, want, lambda got, ref: same(app, got, ref, photos))
     assert want or flt.min_count > 1, describe(flt)  # (no tv photo has two boxes)
+
+
+def tv_world() -> list[P]:
+    """Seashores and televisions: "tv" is one word of two terms (the ImageNet television, the
+    COCO tv), "seashore" one class, rarer."""
+    labels = [
+        ([("seashore", 0.8), ("television", 0.6)], []),
+        ([("seashore", 0.7)], [("tv", 0.7)]),
+        ([("seashore", 0.6)], []),
+        ([("television", 0.5)], []),
+        ([], [("tv", 0.9)]),
+        ([("seashore", 0.4), ("television", 0.3)], [("tv", 0.35)]),
+        ([("television", 0.9)], [("tv", 0.8), ("tv", 0.7)]),
+        ([("seashore", 0.55), ("television", 0.2)], [("tv", 0.6), ("tv", 0.5)]),
+    ]
+    out = []
+    for i, (inet, coco) in enumerate(labels):
+        p = P(f"tv{i}", "tv", f"201{4 + i % 3}:0{1 + i}:0{1 + i} 10:00:00", LISBON)
+        p.imagenet, p.coco = inet, coco
+        out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    base = tmp_path_factory.mktemp("multi-terms")
+    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
+    photos = tv_world()
+    build_world(app, base / "photos", photos)
+    return app, base / "photos", photos
+
+
+WORD_OF_TERMS = [
+    PhotoFilter(classes=("seashore", "tv"), match="all"),
+    PhotoFilter(classes=("tv", "seashore"), match="all", min_score=0.5, sort="oldest"),
+    PhotoFilter(classes=("seashore", "tv"), match="all", min_score=0.58),
+]
+
+
+@pytest.mark.parametrize("flt", WORD_OF_TERMS, ids=describe)
+def test_a_word_of_several_terms_is_checked_in_date_order(tworld, monkeypatch, db_backend, flt):
+    """plan_multi._several: the rarest word in date order, each photo checked in any term of
+    the other word by their date indexes (SQLite); the same pages and totals as the plan's
+    checks by key, and the reference's."""
+    app, root, photos = tworld
+    want = group_ref(photos, flt, root)
+    assert want, describe(flt)
+    with session_of(app) as s:
+        q = plan.Query(s, flt)
+        assert [len(w) for w in q.words] == ([1, 2] if flt.classes[0] == "seashore" else [2, 1])
+    assert taken(app, flt) == ("sorted" if db_backend == "sqlite" else None)
+    check(app, flt, want, lambda got, ref: got == ref)
+    monkeypatch.setattr(plan_multi, "_several", lambda *a: None)
+    assert taken(app, flt) is None
+    check(app, flt, want, lambda got, ref: got == ref)

@@ -27,7 +27,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, intersect, literal_column, select, union
+from sqlalchemy import ColumnElement, func, intersect, literal_column, or_, select, union
 from sqlalchemy.sql import Select
 
 from atw.core.dialect import keep_order
@@ -52,28 +52,29 @@ RANDOM_CHECK = 35
 SORT_ROW = 1.0
 
 
-def way(q: Query) -> tuple[str, list[Term]] | None:
-    """How to read "all" of several words, each one class or group, with nothing else (no
-    dates, place or photo conditions): ("merge", terms), ("sorted", [driver, *others]) (on
-    SQLite: the rarest word in date order, each photo checked in the others by their date
-    index), or None (the planner's own plan), whichever reads least (costs())."""
+def way(q: Query) -> tuple[str, list[Any]] | None:
+    """How to read "all" of several words with nothing else (no dates, place or photo
+    conditions): ("merge", terms), ("sorted", [driver, *others]) (on SQLite: the rarest word in
+    date order, each photo checked in the others by their date index), or None (the planner's
+    own plan), whichever reads least (costs()), when each word is one class or group; with a
+    word of several terms, the sorted checks or the plan (_several)."""
     if "_multi_way" not in vars(q):  # once per Query: its page and its count both ask
         q._multi_way = _choose(q)
     return q._multi_way
 
 
-def _choose(q: Query) -> tuple[str, list[Term]] | None:
+def _choose(q: Query) -> tuple[str, list[Any]] | None:
     flt = q.flt
     if flt.match != "all" or len(q.words) < 2 or q.kind not in ("intersect", "probe", "union"):
         return None
     if q.photo_conds or q.centre is not None or flt.start or flt.end or flt.sort == "nearest":
         return None
-    terms = []
-    for word in q.words:
-        live = [t for t in word if t.sources]
-        if len(live) != 1:
-            return None
-        terms.append(live[0])
+    words = [[t for t in word if t.sources] for word in q.words]
+    if any(not word for word in words):
+        return None
+    if any(len(word) > 1 for word in words):
+        return _several(q, words)
+    terms = [word[0] for word in words]
     cost = costs(q, terms)
     best = min(cost, key=lambda k: cost[k])
     if best == "merge":
@@ -83,6 +84,24 @@ def _choose(q: Query) -> tuple[str, list[Term]] | None:
     if q.kind == "probe" and all(t.grp is not None for t in others):
         return None  # the plan's own branch is the same statement, and already built
     return ("sorted", [driver, *others]) if best == "sorted" else None
+
+
+def _several(q: Query, words: list[list[Term]]) -> tuple[str, list[Any]] | None:
+    """A word of several terms ("stop sign": the ImageNet street sign or the COCO stop sign; a
+    class in both sources is one term): no merge, but on SQLite, when the rarest word is one
+    term, its range in date order with each photo checked in any term of each other word by
+    the terms' date indexes, if that reads less than the plan's checks (at random by key).
+    ("sorted", [driver, *other words]) or None."""
+    driver_word = min(words, key=lambda w: (sum(t.photos for t in w), len(w)))
+    if q.dialect != "sqlite" or len(driver_word) != 1:
+        return None
+    driver, others = driver_word[0], [w for w in words if w is not driver_word]
+    flat = [t for w in others for t in w]
+    if q.kind == "probe" and all(t.grp is not None for t in flat):
+        return None  # the plan's own branch is the same statement
+    if _check_rows("sorted", driver, flat) >= _check_rows(q.kind, driver, flat):
+        return None
+    return "sorted", [driver, *others]
 
 
 def costs(q: Query, terms: list[Term]) -> dict[str, float]:
@@ -147,10 +166,13 @@ def check_cost(kind: str, terms: list[Term]) -> float:
     order; "intersect" reads classes in id order, checked by their keys in id order; "sorted"
     checks every word by its date index in date order; the rest come at random."""
     driver = _driver(terms)
+    return _check_rows(kind, driver, [t for t in terms if t is not driver])
+
+
+def _check_rows(kind: str, driver: Term, others: list[Term]) -> float:
+    """check_cost for this driver and the terms each of its photos is checked in."""
     checks = 0.0
-    for t in terms:
-        if t is driver:
-            continue
+    for t in others:
         if (kind == "probe" and t.grp is not None) or kind in ("intersect", "sorted"):
             dense = min(1.0, t.rows / ROWS_PER_PAGE / max(1, driver.photos))
             checks += driver.photos * (SEEK + NEW_PAGE * dense)
@@ -199,12 +221,13 @@ def _sources(pc: Any, term: Term) -> ColumnElement[bool]:
     return pc.source == term.sources[0] if len(term.sources) == 1 else pc.source.in_(term.sources)
 
 
-def _sorted_branches(q: Query, terms: list[Term]) -> list[Select[Any]]:
+def _sorted_branches(q: Query, terms: list[Any]) -> list[Select[Any]]:
     """The driver's range (terms[0]; one per source) in date order, each row checked in the
-    other terms: a class by its date index (label, source, sort_time, …), seeking the row's own
-    sort_time (IS: a photo without a time has NULL in every copy), then its id ("photo_id + 0"
-    keeps SQLite off the primary key, whose seeks would land at random); a group by its primary
-    key (grp, taken_at, photo_id), in nearly the same order. Either walks the checked range
+    other terms (an entry may be a word's terms: any of them): a class by its date index
+    (label, source, sort_time, …), seeking the row's own sort_time (IS: a photo without a time
+    has NULL in every copy), then its id ("photo_id + 0" keeps SQLite off the primary key, whose
+    seeks would land at random); a group by its primary key (grp, taken_at, photo_id), in
+    nearly the same order. Either walks the checked range
     forwards with the driver, and finds the same photos as a check by id: a photo's sort_time
     and taken_at are one value in every table (module docstring)."""
     driver = terms[0]
@@ -215,8 +238,12 @@ def _sorted_branches(q: Query, terms: list[Term]) -> list[Select[Any]]:
         table = branch.get_final_froms()[0]
         photo_id, sort_time = table.c.photo_id, table.c.sort_time
         taken_key = table.c.taken_at if driver.grp is not None else groups.row_key(table.c.taken_at)
-        for i, t in enumerate(terms[1:]):
-            branch = branch.where(_sorted_check(q, t, photo_id, sort_time, taken_key, f"x{i}"))
+        for i, word in enumerate(terms[1:]):  # a Term, or a word's terms (any of them)
+            checks = [
+                _sorted_check(q, t, photo_id, sort_time, taken_key, f"x{i}_{j}")
+                for j, t in enumerate(word if isinstance(word, list) else [word])
+            ]
+            branch = branch.where(or_(*checks))
         out.append(branch)
     return out
 
