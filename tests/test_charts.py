@@ -14,8 +14,7 @@ import plotly
 import pytest
 
 from atw.query import series
-from tests.conftest import fresh_app
-from tests.test_query import build_world, world
+from tests.test_query import module_world, world
 
 pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -33,10 +32,8 @@ FILTERS = [
 def charts_world(
     tmp_path_factory: pytest.TempPathFactory, module_database: Any
 ) -> tuple[Any, Path]:
-    base = tmp_path_factory.mktemp("charts")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    build_world(app, base / "photos", world())
-    return app, base / "photos"
+    app, root, _ = module_world(tmp_path_factory.mktemp("charts"), module_database, world())
+    return app, root
 
 
 def api_photos(app: Any, q: str) -> dict[str, Any]:

@@ -19,8 +19,16 @@ from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.schema import Meta, Photo, PhotoClass
 from atw.query import plan, search
 from atw.query.filters import FilterError, PhotoFilter, describe, parse
-from tests.conftest import fresh_app
-from tests.test_query import LISBON, SYDNEY, P, build_world, reference, session_of, write_labels
+from tests.test_query import (
+    LISBON,
+    SYDNEY,
+    P,
+    build_world,
+    module_world,
+    reference,
+    session_of,
+    write_labels,
+)
 
 V = vocabulary.load()
 pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
@@ -98,11 +106,9 @@ def gworld(
 
 def make_gworld(base: Path, module_database: Any) -> tuple[Any, Path, list[P]]:
     """The world's index under base (also tests/test_groups_charts.py's)."""
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    photos = world()
-    build_world(app, base / "photos", photos)
+    app, root, photos = module_world(base, module_database, world())
     undate(app, next(p for p in photos if p.name == "undated_dog"))
-    return app, base / "photos", photos
+    return app, root, photos
 
 
 # --- the reference -----------------------------------------------------------------------

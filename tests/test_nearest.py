@@ -14,8 +14,7 @@ import pytest
 
 from atw.query import nearest, search
 from atw.query.filters import PhotoFilter
-from tests.conftest import fresh_app
-from tests.test_query import LISBON, SYDNEY, P, build_world, reference, session_of
+from tests.test_query import LISBON, SYDNEY, P, module_world, reference, session_of
 
 pytestmark = pytest.mark.databases
 
@@ -45,11 +44,7 @@ def photos() -> list[P]:
 
 @pytest.fixture(scope="module")
 def near_world(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
-    base = tmp_path_factory.mktemp("nearest")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    ps = photos()
-    build_world(app, base / "photos", ps)
-    return app, base / "photos", ps
+    return module_world(tmp_path_factory.mktemp("nearest"), module_database, photos())
 
 
 FILTERS = [

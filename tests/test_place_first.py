@@ -12,8 +12,7 @@ from sqlalchemy import case, create_engine, update
 from atw.core.schema import Photo
 from atw.query import plan, search
 from atw.query.filters import PhotoFilter
-from tests.conftest import fresh_app
-from tests.test_query import LISBON, build_world, session_of, world
+from tests.test_query import LISBON, module_world, session_of, world
 
 pytestmark = pytest.mark.databases
 
@@ -22,9 +21,7 @@ pytestmark = pytest.mark.databases
 def placed(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
     """test_query's world, each photo given a country by its hemisphere (as the places stage
     would store it: the planner reads only the stored codes)."""
-    base = tmp_path_factory.mktemp("place_first")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    build_world(app, base / "photos", world())
+    app, _, _ = module_world(tmp_path_factory.mktemp("place_first"), module_database, world())
     engine = create_engine(app.config["DATABASE_URL"])
     with engine.begin() as conn:
         code = case((Photo.lat > 0, "PT"), (Photo.lat <= 0, "AU"), else_=None)

@@ -12,10 +12,9 @@ import pytest
 
 from atw.query import plan, plan_multi, search
 from atw.query.filters import PhotoFilter, describe
-from tests.conftest import fresh_app
 from tests.test_groups import make_gworld, same
 from tests.test_groups import ref as group_ref
-from tests.test_query import LISBON, P, build_world, reference, session_of, world
+from tests.test_query import LISBON, P, module_world, reference, session_of, world
 
 pytestmark = pytest.mark.databases  # on SQLite and on PostgreSQL (tests/conftest.py)
 
@@ -27,11 +26,7 @@ def gworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> An
 
 @pytest.fixture(scope="module")
 def cworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
-    base = tmp_path_factory.mktemp("multi-classes")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    photos = world()
-    build_world(app, base / "photos", photos)
-    return app, base / "photos", photos
+    return module_world(tmp_path_factory.mktemp("multi-classes"), module_database, world())
 
 
 @pytest.fixture(params=["merge", "sorted", "plan"])
@@ -218,11 +213,7 @@ def tv_world() -> list[P]:
 
 @pytest.fixture(scope="module")
 def tworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
-    base = tmp_path_factory.mktemp("multi-terms")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    photos = tv_world()
-    build_world(app, base / "photos", photos)
-    return app, base / "photos", photos
+    return module_world(tmp_path_factory.mktemp("multi-terms"), module_database, tv_world())
 
 
 WORD_OF_TERMS = [

@@ -214,15 +214,19 @@ def build_world(app: Any, root: Path, photos: list[P]) -> None:
     write_labels(app, photos)
 
 
+def module_world(base: Path, module_database: Any, photos: list[P]) -> tuple[Any, Path, list[P]]:
+    """An app on the module's database (SQLite or PostgreSQL: tests/conftest.py) under base,
+    the photos written and indexed (build_world): (app, the photos' root, photos)."""
+    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
+    build_world(app, base / "photos", photos)
+    return app, base / "photos", photos
+
+
 @pytest.fixture(scope="module")
 def fixture_world(
     tmp_path_factory: pytest.TempPathFactory, module_database: Any
 ) -> tuple[Any, Path, list[P]]:
-    base = tmp_path_factory.mktemp("world")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    photos = world()
-    build_world(app, base / "photos", photos)
-    return app, base / "photos", photos
+    return module_world(tmp_path_factory.mktemp("world"), module_database, world())
 
 
 # --- the reference: the filter's meaning, in plain Python over the fixture data -------------

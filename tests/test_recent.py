@@ -16,8 +16,7 @@ from sqlalchemy import create_engine, update
 from atw.core.schema import Photo, PhotoClass
 from atw.query import recent, search
 from atw.query.filters import PhotoFilter
-from tests.conftest import fresh_app
-from tests.test_query import LISBON, SYDNEY, P, build_world, reference, session_of
+from tests.test_query import LISBON, SYDNEY, P, module_world, reference, session_of
 
 pytestmark = pytest.mark.databases
 
@@ -51,10 +50,7 @@ def photos() -> list[P]:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
-    base = tmp_path_factory.mktemp("recent")
-    app = fresh_app(base / "instance", DATABASE_URL=module_database(base / "instance"))
-    ps = photos()
-    build_world(app, base / "photos", ps)
+    app, root, ps = module_world(tmp_path_factory.mktemp("recent"), module_database, photos())
     timeless = ps[-1]
     engine = create_engine(app.config["DATABASE_URL"])
     with engine.begin() as conn:  # as a photo without any time is stored
@@ -63,7 +59,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
         conn.execute(update(PhotoClass).where(PhotoClass.photo_id == timeless.id).values(**gone))
     engine.dispose()
     ps.remove(timeless)  # the reference has no time to sort it by: it comes last, checked below
-    return app, base / "photos", ps, timeless.id
+    return app, root, ps, timeless.id
 
 
 CIRCLE = PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=20.0)
