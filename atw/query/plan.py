@@ -346,7 +346,7 @@ class Query:
             pc.source == sources[0] if len(sources) == 1 else pc.source.in_(sources),
             *score_conds(pc, flt.min_score, flt.min_count),
             *self._date_conds(pc.taken_at, pc.sort_time),
-            *([pc.n > 0] if by_id else []),  # always true: n, only the primary key holds it
+            *([pc.n > 0] if by_id else []),  # true of every row; n is in the primary key only
         ]
         return self._finish(q, pc.photo_id, groups.row_key(pc.taken_at), conds, others)
 

@@ -1,6 +1,7 @@
 """Several class words without other conditions: "all" of words that are each one class or
 group, by a merge of their date-ordered ranges or (SQLite) by the rarest one checked in date
-order, page and count; and the count of "any" over photo ids alone.
+order, page and count (a word of several terms: checked in any of them, _several); and the
+count of "any" over photo ids alone.
 
 A class's rows in ix_photo_class_label (label, source, sort_time, photo_id, …) and a group's in
 ix_photo_group_sort (grp, sort_time, photo_id, …) are each one range already in the pages' order
