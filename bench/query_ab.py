@@ -1,0 +1,115 @@
+"""Prints old vs new plans of the third round of query work as ratios measured in one run.
+
+Each case is a search (count + first page of 100) on the cached 1M-photo synthetic index of
+bench/query_latency.py, run alternately with this round's plans and with them switched off (the
+plans before it, on the same index: revision 0009's wider ix_photo_sort_time stays), each in a
+fresh session, so that load hits both sides alike. The two sides must find the same total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from atw.core.engine import make_engine
+from atw.core.schema import Photo
+from atw.query import plan, plan_multi, plan_photo, recent, search
+from atw.query.filters import PhotoFilter
+from bench.synthetic_index import DATA_VERSION
+
+OUT = Path(__file__).resolve().parent / "out"
+LISBON = (38.72, -9.14)
+
+
+def every_word(terms: list[Any], flt: PhotoFilter) -> list[list[Any]]:
+    """terms.word_terms before this round: no word left out."""
+    return [[t for t in terms if t.word == i] for i in range(len(flt.classes))]
+
+
+def whole_place(query: Any, cap: int) -> int:
+    """plan_photo.place_photos before this round: the place counted whole."""
+    sub = query._photo_branch().with_only_columns(Photo.id).subquery()
+    return int(query.session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+@contextmanager
+def old_plans() -> Iterator[None]:
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(recent, "page", lambda *a: (None, None)))
+        stack.enter_context(mock.patch.object(plan_photo, "by_id", lambda *a, **k: False))
+        stack.enter_context(mock.patch.object(plan_photo, "place_photos", whole_place))
+        stack.enter_context(mock.patch.object(plan, "word_terms", every_word))
+        stack.enter_context(mock.patch.object(plan_multi, "_several", lambda *a: None))
+        yield
+
+
+CASES = {
+    "radius 50 km of home, newest first (recent)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=50.0
+    ),
+    "a 1–5 % class within 50 km of home (by_id, place_photos)": PhotoFilter(
+        classes=("lacewing",), min_score=0.2, lat=LISBON[0], lon=LISBON[1], radius_km=50.0
+    ),
+    "a country + a 1–5 % class (by_id)": PhotoFilter(
+        country=("PT",), classes=("lacewing",), min_score=0.2
+    ),
+    "cocker spaniel and dog, all (word_terms)": PhotoFilter(
+        classes=("cocker spaniel", "dog"), match="all", min_score=0.3
+    ),
+    "monarch and stop sign, all (_several)": PhotoFilter(
+        classes=("monarch", "stop sign"), match="all", min_score=0.3
+    ),
+}
+
+
+def run(engine: Any, flt: PhotoFilter) -> tuple[float, int]:
+    with Session(engine) as session:
+        t = time.perf_counter()
+        total = search.search(session, flt, 1, 100).total
+        return (time.perf_counter() - t) * 1000, total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=1_000_000, help="photos in the cached index")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=11, help="old/new pairs per case")
+    args = ap.parse_args()
+    path = OUT / f"query-{args.n}-s{args.seed}-v{DATA_VERSION}.sqlite"
+    if not path.exists():
+        sys.exit(f"no cached index {path}: build it with bench/query_latency.py -n {args.n}")
+    engine = make_engine(f"sqlite:///{path}")
+    print("| case | old median ms | new median ms | old / new | total |")
+    print("|---|---|---|---|---|")
+    for name, flt in CASES.items():
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        totals = set()
+        for i in range(args.rounds + 2):  # two warm-up pairs
+            for side in ("old", "new") if i % 2 else ("new", "old"):
+                if side == "old":
+                    with old_plans():
+                        ms, total = run(engine, flt)
+                else:
+                    ms, total = run(engine, flt)
+                totals.add(total)
+                if i >= 2:
+                    times[side].append(ms)
+        assert len(totals) == 1, (name, totals)  # the same answer both ways
+        old, new = (statistics.median(times[s]) for s in ("old", "new"))
+        print(f"| {name} | {old:.1f} | {new:.1f} | {old / new:.2f}× | {totals.pop():,} |")
+
+
+if __name__ == "__main__":
+    main()
