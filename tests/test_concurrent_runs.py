@@ -2,21 +2,28 @@
 
 Both complete, their work overlaps in time, and the index equals the one two sequential runs
 make; a third run over a folder containing one of their roots fails at once, naming the run
-that holds it (atw.core.locks). SQLite cannot do this (one writer: the instance's file lock)."""
+that holds it (atw.core.locks). SQLite cannot do this (one writer: the instance's file lock).
+Two runs starting at once on an index whose class-group rows are stale rebuild them once."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
+from atw.core import dialect
+from atw.core.engine import derive_groups, make_engine
+from atw.core.group_rows import META_KEY
 from atw.core.locks import IndexerBusy, run_lock
+from atw.core.schema import Meta
 from tests.conftest import fresh_app, index
 from tests.photos import pattern, write_jpeg
 from tests.snapshot import full_snapshot, run_statuses
@@ -108,6 +115,31 @@ def test_two_runs_on_different_roots_at_once_equal_two_sequential_runs(
     assert got == want
     pg_cluster.drop(url)
     pg_cluster.drop(ref)
+
+
+def test_two_runs_starting_at_once_rebuild_stale_group_rows_once(pg_cluster: Any) -> None:
+    """Both runs hold their roots' locks, not the whole index, so both may find the group rows
+    stale (a new vocabulary) at once: each checks and rebuilds under the writers' lock, so one
+    rebuilds and the other then finds them current (before, both inserted the vocabulary's
+    meta row and one failed with a unique violation)."""
+    url = pg_cluster.new_database()
+    engine = make_engine(url)
+    with engine.begin() as conn:  # the rows follow no vocabulary: as after a new atw
+        conn.execute(delete(Meta).where(Meta.key == META_KEY))
+    rebuilt: list[bool] = []
+    runs = [threading.Thread(target=lambda: rebuilt.append(derive_groups(engine))) for _ in "ab"]
+    with engine.connect() as writer, writer.begin():
+        dialect.write_lock(writer)  # a third writer's transaction holds the lock meanwhile
+        for t in runs:
+            t.start()
+        time.sleep(1.0)
+        assert all(t.is_alive() for t in runs) and rebuilt == [], "did not wait for the lock"
+    for t in runs:
+        t.join(60)
+    assert sorted(rebuilt) == [False, True]
+    assert derive_groups(engine) is False
+    engine.dispose()
+    pg_cluster.drop(url)
 
 
 def _t(value: Any) -> datetime:

@@ -79,3 +79,10 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     process doing the same waits for; committed when the block ends, rolled back if it raises."""
     with module(engine.dialect.name).migrating(engine) as conn:
         yield conn
+
+
+def write_lock(conn: Connection) -> None:
+    """Wait for the index writers' lock, held until conn's transaction ends (PostgreSQL's
+    transaction-level advisory lock, which every write transaction of an index run takes;
+    nothing on SQLite, whose writers hold the instance's file lock)."""
+    module(conn.dialect.name).write_lock(conn)

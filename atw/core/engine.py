@@ -27,6 +27,9 @@ def create_schema(engine: Engine, echo: Callable[[str], None] | None = None) -> 
 
 def derive_groups(engine: Engine, echo: Callable[[str], None] | None = None) -> bool:
     """Rebuild the class-group rows when they do not follow this atw's vocabulary file (a new
-    atw, revision 0003): atw.core.group_upkeep. The caller holds the index lock."""
+    atw, revision 0003): atw.core.group_upkeep. The caller holds the index lock; on PostgreSQL
+    that lets two runs over different roots start at once, so the check and the rebuild also
+    hold the writers' lock: the second run waits, then finds the rows current."""
     with Session(engine) as session, session.begin():
+        dialect.write_lock(session.connection())
         return group_upkeep.rebuild_if_stale(session, echo)

@@ -83,3 +83,8 @@ def migrating(engine: Engine) -> Iterator[Connection]:
         finally:
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             conn.commit()
+
+
+def write_lock(conn: Connection) -> None:
+    """Nothing to take: every SQLite writer already holds the instance's file lock
+    (atw.core.locks), and SQLite itself has one writer at a time."""
