@@ -1,9 +1,11 @@
-"""Prints old vs new plans of the third round of query work as ratios measured in one run.
+"""Prints old vs new plans of the third and fourth rounds of query work: ratios from one run.
 
-Each case is a search (count + first page of 100) on the cached 1M-photo synthetic index of
-bench/query_latency.py, run alternately with this round's plans and with them switched off (the
-plans before it, on the same index: revision 0009's wider ix_photo_sort_time stays), each in a
-fresh session, so that load hits both sides alike. The two sides must find the same total.
+Each case is a search (count + first page of 100), or the class picker's counts, on the cached
+1M-photo synthetic index of bench/query_latency.py, run alternately with the rounds' plans and
+with them switched off (the plans before them, on the same index: revision 0009's wider
+ix_photo_sort_time stays; the picker counted in SQL instead of from the class rows held in
+memory, atw.query.class_memory, loaded once before), each in a fresh session, so that load
+hits both sides alike. The two sides must find the same answer.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from sqlalchemy.orm import Session
 
 from atw.core.engine import make_engine
 from atw.core.schema import Photo
-from atw.query import plan, plan_multi, plan_photo, recent, search
+from atw.query import class_memory, plan, plan_multi, plan_photo, recent, search
 from atw.query.filters import PhotoFilter
 from bench.synthetic_index import DATA_VERSION
 
 OUT = Path(__file__).resolve().parent / "out"
+PICKER = "the picker's counts "
 LISBON = (38.72, -9.14)
 
 
@@ -52,6 +55,7 @@ def old_plans() -> Iterator[None]:
         stack.enter_context(mock.patch.object(plan_photo, "place_photos", whole_place))
         stack.enter_context(mock.patch.object(plan, "word_terms", every_word))
         stack.enter_context(mock.patch.object(plan_multi, "_several", lambda *a: None))
+        stack.enter_context(mock.patch.object(class_memory, "counts", lambda *a: None))
         yield
 
 
@@ -71,12 +75,23 @@ CASES = {
     "monarch and stop sign, all (_several)": PhotoFilter(
         classes=("monarch", "stop sign"), match="all", min_score=0.3
     ),
+    PICKER + "within 20 km of home (class_memory)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    PICKER + "within 20 km of Paris, ≥ 0.5 (class_memory)": PhotoFilter(
+        lat=48.86, lon=2.35, radius_km=20.0, min_score=0.5
+    ),
 }
 
 
-def run(engine: Any, flt: PhotoFilter) -> tuple[float, int]:
+def run(engine: Any, name: str, flt: PhotoFilter) -> tuple[float, Any]:
+    """Milliseconds, and the answer: the total, or the picker's whole list (as a tuple)."""
     with Session(engine) as session:
         t = time.perf_counter()
+        if name.startswith(PICKER):
+            rows = search.class_counts(session, flt)
+            ms = (time.perf_counter() - t) * 1000
+            return ms, tuple((r["source"], r["label"], r["photos"]) for r in rows)
         total = search.search(session, flt, 1, 100).total
         return (time.perf_counter() - t) * 1000, total
 
@@ -91,6 +106,14 @@ def main() -> None:
     if not path.exists():
         sys.exit(f"no cached index {path}: build it with bench/query_latency.py -n {args.n}")
     engine = make_engine(f"sqlite:///{path}")
+    t = time.perf_counter()
+    held = class_memory.hold(engine)  # as a web process, once its first minute is over
+    took = time.perf_counter() - t
+    if held is not None:
+        print(
+            f"class rows in memory: {len(held.code):,} "
+            f"({held.nbytes / 2**20:.0f} MiB, {took:.1f} s to load)"
+        )
     print("| case | old median ms | new median ms | old / new | total |")
     print("|---|---|---|---|---|")
     for name, flt in CASES.items():
@@ -100,15 +123,17 @@ def main() -> None:
             for side in ("old", "new") if i % 2 else ("new", "old"):
                 if side == "old":
                     with old_plans():
-                        ms, total = run(engine, flt)
+                        ms, total = run(engine, name, flt)
                 else:
-                    ms, total = run(engine, flt)
+                    ms, total = run(engine, name, flt)
                 totals.add(total)
                 if i >= 2:
                     times[side].append(ms)
         assert len(totals) == 1, (name, totals)  # the same answer both ways
         old, new = (statistics.median(times[s]) for s in ("old", "new"))
-        print(f"| {name} | {old:.1f} | {new:.1f} | {old / new:.2f}× | {totals.pop():,} |")
+        answer = totals.pop()
+        size = f"{len(answer):,} classes" if isinstance(answer, tuple) else f"{answer:,}"
+        print(f"| {name} | {old:.1f} | {new:.1f} | {old / new:.2f}× | {size} |")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ Triggers on photo (AFTER INSERT / DELETE / UPDATE OF listed, taken_at, time_esti
 country_code, region, place) keep them, so no write path (index runs, the places stage, prune,
 uploads, relisting, migrations) can forget them. A row whose count falls to 0 is deleted: the
 tables always equal a GROUP BY over the listed photos; summary_version's n goes up with every
-such write (readers cache what they compute from the tables under it). This module is the
+such write, and with every write to photo_class's classes and scores (revision 0010: triggers
+on photo_class), so readers cache what they compute from these tables or from the class rows
+(atw.query.class_memory) under it. This module is the
 ONE definition: a new index gets the tables with create_all and the triggers from the
 metadata's after_create hook (install); revision 0006 creates both on an older index and
-fills the tables (fill).
+fills the tables (fill); revision 0010 adds the triggers on photo_class (class_ddl).
 Readers: atw.query.day_counts."""
 
 from __future__ import annotations
@@ -108,6 +110,34 @@ def _take(day: str, row: str, extra: str = "") -> list[str]:
 
 
 _CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in KEEP.split(", "))
+CLASS_KEEP = "label, source, photo_id, score"  # photo_class: UPDATE OF … (not the times)
+
+
+def class_ddl(dialect_name: str) -> list[str]:
+    """The triggers bumping summary_version on every write to photo_class's classes and scores
+    (revision 0010): SQLite's for each row, PostgreSQL's once per statement."""
+    if dialect_name == "postgresql":
+        return [
+            *class_drop_ddl(dialect_name),
+            "CREATE TRIGGER photo_class_version AFTER INSERT OR DELETE OR UPDATE OF "
+            f"{CLASS_KEEP} ON photo_class FOR EACH STATEMENT EXECUTE FUNCTION atw_summary_bump()",
+        ]
+    return [
+        *class_drop_ddl(dialect_name),
+        *(
+            f"CREATE TRIGGER photo_class_version_{op.split()[0].lower()} AFTER {op} ON "
+            f"photo_class BEGIN {_BUMP}; END"
+            for op in ("INSERT", "DELETE", f"UPDATE OF {CLASS_KEEP}")
+        ),
+    ]
+
+
+def class_drop_ddl(dialect_name: str) -> list[str]:
+    """The statements that remove class_ddl's triggers (revision 0010's downgrade)."""
+    if dialect_name == "postgresql":
+        return ["DROP TRIGGER IF EXISTS photo_class_version ON photo_class"]
+    ops = ("insert", "delete", "update")
+    return [f"DROP TRIGGER IF EXISTS photo_class_version_{op}" for op in ops]
 
 
 def sqlite_ddl() -> list[str]:
@@ -141,7 +171,7 @@ def postgres_ddl() -> list[str]:
         "RETURN NULL; END $$",
         "CREATE OR REPLACE FUNCTION atw_summary_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
         f"BEGIN {_BUMP}; RETURN NULL; END $$",
-        *drop_ddl("postgresql")[:3],
+        *_PG_DROP_TRIGGERS,
         f"CREATE TRIGGER photo_counts_version AFTER INSERT OR DELETE OR UPDATE OF {KEEP} ON photo "
         "FOR EACH STATEMENT EXECUTE FUNCTION atw_summary_bump()",
         "CREATE TRIGGER photo_counts_write AFTER INSERT OR DELETE ON photo "
@@ -152,16 +182,25 @@ def postgres_ddl() -> list[str]:
 
 
 def drop_ddl(dialect_name: str) -> list[str]:
-    """The statements that remove the triggers (revision 0006's downgrade)."""
+    """The statements that remove the triggers (revision 0006's downgrade), photo_class's too."""
     if dialect_name == "postgresql":
         return [
-            "DROP TRIGGER IF EXISTS photo_counts_write ON photo",
-            "DROP TRIGGER IF EXISTS photo_counts_update ON photo",
-            "DROP TRIGGER IF EXISTS photo_counts_version ON photo",
+            *class_drop_ddl(dialect_name),
+            *_PG_DROP_TRIGGERS,
             "DROP FUNCTION IF EXISTS atw_photo_counts()",
             "DROP FUNCTION IF EXISTS atw_summary_bump()",
         ]
-    return [f"DROP TRIGGER IF EXISTS photo_counts_{op}" for op in ("insert", "delete", "update")]
+    ops = ("insert", "delete", "update")
+    return [
+        *class_drop_ddl(dialect_name),
+        *(f"DROP TRIGGER IF EXISTS photo_counts_{op}" for op in ops),
+    ]
+
+
+_PG_DROP_TRIGGERS = [
+    f"DROP TRIGGER IF EXISTS photo_counts_{name} ON photo"
+    for name in ("write", "update", "version")
+]
 
 
 def install(conn: Connection) -> None:
@@ -171,6 +210,8 @@ def install(conn: Connection) -> None:
     if conn.scalar(select(SummaryVersion.n).where(SummaryVersion.id == 1)) is None:
         conn.execute(insert(SummaryVersion).values(id=1, epoch=uuid.uuid4().hex, n=0))
     for stmt in postgres_ddl() if name == "postgresql" else sqlite_ddl():
+        conn.exec_driver_sql(stmt)
+    for stmt in class_ddl(name):
         conn.exec_driver_sql(stmt)
     filled = conn.scalar(select(exists().select_from(PhotoDayCount)))
     if not filled and conn.scalar(select(exists().where(Photo.listed == sa_true()))):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from atw.core import geo
 from atw.core.schema import ClassCount, Photo, PhotoClass
-from atw.query import conditions, nearest, plan_photo, recent
+from atw.query import class_memory, conditions, nearest, plan_photo, recent
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, grid_bucket, on_grid, score_conds
@@ -89,6 +89,10 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
             conds += conditions.dates(flt, pc.taken_at, pc.sort_time)
         else:
             ids = Query(session, flt).ids().subquery()
+            if k <= 1:  # the class rows held in memory, at the index's version
+                held = class_memory.counts(session, select(ids.c.id), sources, t)
+                if held is not None:
+                    return _most_first([(s, lb, n) for (s, lb), n in held.items()])
             conds.append(pc.photo_id.in_(select(ids.c.id)))
         count = func.count()
         # (label, source): the order of the label index, and a cheaper sort than (source, label)
@@ -97,7 +101,11 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
             .where(*conds)
             .group_by(pc.label, pc.source)
         )
-    rows = session.execute(q).all()
+    return _most_first(session.execute(q).all())
+
+
+def _most_first(rows: Any) -> list[dict[str, Any]]:
+    """(source, label, photos) rows as class_counts returns them, most photos first."""
     out = [{"label": lb, "source": s, "photos": int(n)} for s, lb, n in rows]
     out.sort(key=lambda r: (-r["photos"], r["label"], r["source"]))
     return out
