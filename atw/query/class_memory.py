@@ -18,7 +18,6 @@ row (its class and its score in ticks) and 12 a photo (a million photos, ~7 mill
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from atw.core import summary_counts
@@ -114,37 +113,52 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
                 .order_by(ClassCount.source, ClassCount.label)
             )
         ]
-        parts = [_range(conn, source, label) for source, label in keys]
+        pid = np.empty(total, dtype=np.int64)
+        score = np.empty(total, dtype=np.float64)
+        lengths = np.zeros(len(keys), dtype=np.int64)
+        at = 0
+        for i, (source, label) in enumerate(keys):  # into arrays of ClassCount's total
+            for part in conn.execute(_RANGE, {"l": label, "s": source}).partitions(50_000):
+                if at + len(part) > total:  # ClassCount out of step with the rows: SQL counts
+                    log.warning("class rows in memory: more rows than ClassCount's %d", total)
+                    return None, None
+                pair = np.array(part, dtype=np.float64).reshape(-1, 2)  # ids exact below 2**53
+                pid[at : at + len(part)], score[at : at + len(part)] = pair[:, 0], pair[:, 1]
+                at += len(part)
+                lengths[i] += len(part)
         if summary_counts.version(conn) != stamp:
             return None, None
-    lengths = np.array([len(p) // 2 for p in parts], dtype=np.int64)
-    if int(lengths.sum()) != total:  # ClassCount out of step with the rows: count in SQL
-        log.warning("class rows in memory: %d rows read, ClassCount says %d", lengths.sum(), total)
+    if at != total:
+        log.warning("class rows in memory: %d rows read, ClassCount says %d", at, total)
         return None, None
-    flat = np.concatenate(parts) if parts else np.empty(0)
-    pid = flat[0::2].astype(np.int64)
-    score = flat[1::2]
-    kind = np.int16 if len(keys) < 2**15 else np.int32
-    code = np.repeat(np.arange(len(keys), dtype=kind), lengths)
+    code = np.repeat(
+        np.arange(len(keys), dtype=np.int16 if len(keys) < 2**15 else np.int32), lengths
+    )
     order = np.argsort(pid, kind="stable")
     pid, code, score = pid[order], code[order], score[order]
-    ticks = np.rint(score * TICKS)
-    if len(score) and ticks.min() >= 0 and ticks.max() <= TICKS and (ticks / TICKS == score).all():
-        score = ticks.astype(np.uint16)
-    ids, first = np.unique(pid, return_index=True)
+    del order
+    score = _as_ticks(score)
+    first = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if total else np.empty(0, np.int64)
+    ids = pid[first]
     slot = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
     slot[ids] = np.arange(len(ids), dtype=np.int32)
-    start = np.append(first, len(pid)).astype(np.int64)
+    start = np.append(first, total).astype(np.int64)
     return Rows(stamp=stamp, slot=slot, start=start, code=code, score=score, keys=keys), None
 
 
+def _as_ticks(score: np.ndarray) -> np.ndarray:
+    """The scores as ticks (uint16) when each one is exactly tick / 10,000, else as they are."""
+    ticks = np.empty(len(score), dtype=np.uint16)
+    for i in range(0, len(score), 1 << 20):
+        part = score[i : i + (1 << 20)]
+        t = np.rint(part * TICKS)
+        if not ((t >= 0) & (t <= TICKS) & (t / TICKS == part)).all():
+            return score
+        ticks[i : i + len(part)] = t
+    return ticks
+
+
 _RANGE = text("SELECT photo_id, score FROM photo_class WHERE label = :l AND source = :s")
-
-
-def _range(conn: Connection, source: str, label: str) -> np.ndarray:
-    """One class's (photo_id, score) pairs, flattened (float64 holds ids exactly below 2**53)."""
-    rows = conn.execute(_RANGE, {"l": label, "s": source}).all()
-    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=2 * len(rows))
 
 
 class _Held:
