@@ -73,6 +73,12 @@ def day_of(column: Any, dialect_name: str) -> Any:
     return module(dialect_name).day_of(column)
 
 
+def id_list(column: Any, dialect_name: str) -> Any:
+    """An aggregate giving a column's integers as one comma-separated text (None for no row):
+    tens of thousands of ids in one value, parsed at once, instead of a Python row each."""
+    return module(dialect_name).id_list(column)
+
+
 @contextmanager
 def migrating(engine: Engine) -> Iterator[Connection]:
     """A connection in one transaction for creating or migrating the schema, which a second

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, LargeBinary, and_, cast, func, literal, or_, text
+from sqlalchemy import ColumnElement, Date, LargeBinary, Text, and_, cast, func, literal, or_, text
 from sqlalchemy.engine import Connection, Engine, create_engine
 
 NAME = "postgresql"
@@ -50,6 +50,11 @@ def keep_order(stmt: Any) -> Any:
 def day_of(column: Any) -> Any:
     """CAST(col AS DATE)."""
     return cast(column, Date)
+
+
+def id_list(column: Any) -> Any:
+    """string_agg(CAST(col AS TEXT), ','): the integers of a column as one text."""
+    return func.string_agg(cast(column, Text), ",")
 
 
 def lock_key(kind: str, value: bytes = b"") -> int:

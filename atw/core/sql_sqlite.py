@@ -65,6 +65,11 @@ def day_of(column: Any) -> Any:
     return func.date(column)
 
 
+def id_list(column: Any) -> Any:
+    """group_concat(col): the integers of a column as one comma-separated text."""
+    return func.group_concat(column, ",")
+
+
 @contextmanager
 def migrating(engine: Engine) -> Iterator[Connection]:
     """Python's sqlite3 opens no transaction before DDL (CREATE, ALTER run in autocommit), so a

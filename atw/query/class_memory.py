@@ -18,6 +18,7 @@ row (its class and its score in ticks) and 12 a photo (a million photos, ~7 mill
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -31,7 +32,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from atw.core import summary_counts
+from atw.core import dialect, summary_counts
 from atw.core.schema import ClassCount
 
 MIN_ROWS = 100_000  # below this (~15,000 photos) SQL reads them all in ~40 ms: nothing held
@@ -122,7 +123,8 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
                 if at + len(part) > total:  # ClassCount out of step with the rows: SQL counts
                     log.warning("class rows in memory: more rows than ClassCount's %d", total)
                     return None, None
-                pair = np.array(part, dtype=np.float64).reshape(-1, 2)  # ids exact below 2**53
+                flat = itertools.chain.from_iterable(part)  # (np.array of Rows: 40x slower)
+                pair = np.fromiter(flat, np.float64, 2 * len(part)).reshape(-1, 2)  # ids < 2**53
                 pid[at : at + len(part)], score[at : at + len(part)] = pair[:, 0], pair[:, 1]
                 at += len(part)
                 lengths[i] += len(part)
@@ -208,6 +210,7 @@ class _Held:
 
 _HELD: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
 _HELD_LOCK = threading.Lock()
+_NONE = np.empty(0, dtype=np.int64)
 
 
 def counts(
@@ -225,7 +228,9 @@ def counts(
     rows = None if stamp is None else held.rows_at(engine, stamp)
     if rows is None:
         return None
-    photo_ids = np.fromiter(conn.execute(ids).scalars(), dtype=np.int64)
+    sub = ids.subquery()
+    text_ids = conn.scalar(select(dialect.id_list(sub.c[0], conn.dialect.name)))
+    photo_ids = np.fromstring(text_ids, dtype=np.int64, sep=",") if text_ids else _NONE
     if summary_counts.version(conn) != stamp:
         return None
     return rows.count(photo_ids, sources, t)
