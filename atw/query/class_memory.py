@@ -3,8 +3,9 @@ within a radius, a country, a folder): numpy arrays in photo-id order, reloaded 
 change.
 
 Why: counting the classes of the ~85,000 photos within 20 km of home reads and groups ~630,000
-photo_class rows: 0.2–0.3 s in SQLite at a million photos; the same rows in arrays count in a
-few milliseconds. The photos still come from SQL (the filter's ids: exact for every filter);
+photo_class rows: 0.2–1 s in SQLite at a million photos (by machine); the same rows in arrays
+count in ~15 ms. The photos still come from SQL (the filter's ids, fetched as one text: exact
+for every filter, and now most of the time);
 only their class rows are read here, and only for "a class counts at score ≥ t" (min_count 1).
 
 Exact, or not used: summary_version's (epoch, n) goes up with every write to photo_class
