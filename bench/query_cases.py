@@ -17,7 +17,8 @@ from bench.synthetic_index import CITIES
 class Case:
     name: str
     filters: Callable[[np.random.Generator], Any]  # a PhotoFilter (complete: and the text)
-    kind: str = "search"  # or "classes", "complete" (the class autocomplete), "places"
+    kind: str = "search"  # or "classes", "complete" (the class autocomplete), "places",
+    # "catalog" (the class browser: GET /api/classes, its classes, groups and categories)
 
 
 def random_day(rng: np.random.Generator) -> date:
@@ -218,4 +219,7 @@ def cases(
         Case("extra: person, min_count 2–4", min_count),
         Case("extra: class counts, 1 month", picker_month, "classes"),
         Case("extra: class counts, radius 20 km", picker_radius, "classes"),
+        Case("extra: class browser (and groups), no filter", picker, "catalog"),
+        Case("extra: class browser (and groups), 1 month", picker_month, "catalog"),
+        Case("extra: class browser (and groups), radius 20 km", picker_radius, "catalog"),
     ]

@@ -36,6 +36,8 @@ OUT = Path(__file__).resolve().parent / "out"
 def run_case(session: Session, case: Case, flt: Any) -> int:
     if case.kind == "classes":
         return len(search.class_counts(session, flt))
+    if case.kind == "catalog":
+        return len(catalog.listing(session, flt))
     if case.kind == "complete":
         return len(catalog.complete(session, *flt))
     if case.kind == "places":
@@ -115,7 +117,9 @@ def measure(
     if cold_runs and not os.access(DROP_CACHES, os.W_OK):
         print("cold: the OS page cache cannot be emptied here: cold = a new connection only")
     chosen = [c for c in cases(frequent, mid[:40], coco_mid, trips) if not only or only in c.name]
-    if any(c.kind == "classes" for c in chosen):  # as a web process, after its first minute
+    if any(
+        c.kind in ("classes", "catalog") for c in chosen
+    ):  # as a web process, after its first minute
         t = time.perf_counter()
         held = class_memory.hold(engine)
         took = time.perf_counter() - t

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from atw.core import group_rows, vocabulary
+from atw.core.engine import make_engine
 from atw.core.schema import PhotoClass
-from atw.query import catalog, entry_counts, search
+from atw.query import catalog, class_memory, entry_counts, group_memory, search
 from atw.query.filters import PhotoFilter, describe
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, score_conds
@@ -121,3 +122,49 @@ def test_the_autocomplete_counts_what_a_click_returns(gworld):  # noqa: F811
                 body = c.get(f"/api/photos?classes={quote(r['label'])}{q}").get_json()
                 assert body["total"] == r["photos"], (typed, q, r)
     assert c.get("/api/classes?q=tel").get_json()[0]["key"] == "television.n.02"
+
+
+HELD_FILTERS = [  # a filter on the photos and min_count 1: groups counted from the held rows
+    PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=50),
+    PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=3000, min_score=0.0),
+    PhotoFilter(has_gps=True, min_score=0.355),  # off the grid
+    PhotoFilter(has_gps=True, source="imagenet", min_score=0.05),  # members' sums
+    PhotoFilter(has_gps=True, source="imagenet"),
+    PhotoFilter(has_gps=True, source="coco", min_score=0.6),
+    PhotoFilter(has_gps=True, source="coco"),
+    PhotoFilter(has_gps=True, min_score=1.0),
+    PhotoFilter(classes=("dog",)),
+    PhotoFilter(classes=("dog", "person"), match="all", min_score=0.3),
+    PhotoFilter(has_gps=True, start=date(2014, 6, 1), end=date(2016, 12, 31), min_score=0.5),
+]
+
+
+def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatch):  # noqa: F811
+    """Within a filter on the photos, groups and categories are counted from the class rows held
+    in memory (atw.query.group_memory): the same counts as photo_group's rows and as the
+    reference in Python, for every stored group, and really answered there."""
+    app, root, photos = gworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    assert class_memory.hold(engine)
+    answered: list[int] = []
+    real = group_memory.counts
+    monkeypatch.setattr(group_memory, "counts", lambda *a: answered.append(1) or real(*a))
+    stored = group_rows.stored_groups()
+    entries = [e for e in V.entries.values() if e.key in stored.ids]
+    every = sorted(set(stored.ids.values()))
+    seen = 0
+    with Session(engine) as s:
+        for flt in HELD_FILTERS:
+            got = entry_counts.counts(s, flt, entries)
+            rows = entry_counts._group_counts(s, flt, every)
+            assert {e.key: rows.get(stored.ids[e.key], 0) for e in entries} == got, describe(flt)
+            inside = set(ref(photos, flt, root))
+            some = [e for e in entries if got[e.key]][:25] + [e for e in entries][:5]
+            for e in some:
+                alone = ref(photos, replace(flt, classes=(e.key,), match="any"), root)
+                want = [i for i in alone if i in inside] if flt.classes else alone
+                assert got[e.key] == len(want), (describe(flt), e.key)
+            seen += sum(map(bool, got.values()))
+    assert len(answered) == len(HELD_FILTERS)
+    assert seen > 100
+    engine.dispose()

@@ -67,12 +67,7 @@ class Rows:
     ) -> dict[tuple[str, str], int]:
         """{(source, label): photos} among these photos (one row per photo and class, so rows
         are photos), for a class of an allowed source at score ≥ t (every row when None)."""
-        pid = photo_ids[(photo_ids >= 0) & (photo_ids < len(self.slot))]
-        pos = self.slot[pid]
-        pos = np.sort(pos[pos >= 0])  # in the arrays' order: reads go forwards
-        lo = self.start[pos]
-        n = self.start[pos + 1] - lo
-        rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        rows, _ = self.select(photo_ids)
         codes = self.code[rows]
         if t is not None:
             codes = codes[self.score[rows] >= self._floor(t)]
@@ -80,6 +75,23 @@ class Rows:
         return {
             key: int(c) for key, c in zip(self.keys, per, strict=True) if c and key[0] in sources
         }
+
+    def select(self, photo_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, photo): the positions of these photos' rows in the arrays, and for each row
+        the ordinal of its photo among those with rows (ids outside the index are dropped)."""
+        pid = photo_ids[(photo_ids >= 0) & (photo_ids < len(self.slot))]
+        pos = self.slot[pid]
+        pos = np.sort(pos[pos >= 0])  # in the arrays' order: reads go forwards
+        lo = self.start[pos]
+        n = self.start[pos + 1] - lo
+        rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        return rows, np.repeat(np.arange(len(pos)), n)
+
+    def ticks(self, rows: np.ndarray) -> np.ndarray:
+        """These rows' scores in ticks (1/10,000: how atw.core.group_rows sums them)."""
+        if self.score.dtype == np.uint16:
+            return self.score[rows].astype(np.int64)
+        return np.rint(self.score[rows] * TICKS).astype(np.int64)
 
     def _floor(self, t: float) -> float | int:
         """t for the held scores: the first tick whose score (tick / 10,000, as stored) is ≥ t."""
@@ -219,6 +231,13 @@ def counts(
 ) -> dict[tuple[str, str], int] | None:
     """{(source, label): photos} of the photos `ids` selects (a SELECT of photo ids) from the
     rows in memory, or None when they are not held at the index's version (count in SQL)."""
+    found = held(session, ids)
+    return None if found is None else found[0].count(found[1], sources, t)
+
+
+def held(session: Session, ids: Any) -> tuple[Rows, np.ndarray] | None:
+    """(the rows, the ids of the photos `ids` selects), or None when the rows are not held at
+    the index's version (count in SQL)."""
     engine = session.get_bind()
     if not isinstance(engine, Engine):
         return None
@@ -234,7 +253,7 @@ def counts(
     photo_ids = np.fromstring(text_ids, dtype=np.int64, sep=",") if text_ids else _NONE
     if summary_counts.version(conn) != stamp:
         return None
-    return rows.count(photo_ids, sources, t)
+    return rows, photo_ids
 
 
 def hold(engine: Engine, min_rows: int = 0) -> Rows | None:

@@ -5,7 +5,10 @@ An entry's count is the number of photos of the filter (its class words included
 alone would select with the filter's source, min_score and min_count: a group by its group
 score (atw.core.group_scores), a class by its own. Groups from their photo_group rows (GroupCount
 without a filter), classes from their photo_class rows (ClassCount without a filter): one
-statement for every one-class entry, |A| + |B| - |A and B| for a class in both sources."""
+statement for every one-class entry, |A| + |B| - |A and B| for a class in both sources. Within a
+filter on the photos (a radius, a country, a folder) and min_count 1, groups and one-class entries
+are counted from the class rows held in memory when they are (atw.query.class_memory,
+atw.query.group_memory): photo_group's ranges, led by the group, hold every photo's rows."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from atw.core.group_rows import NO_TIME
 from atw.core.group_schema import GroupCount, PhotoGroup
 from atw.core.schema import ClassCount, PhotoClass
 from atw.core.vocabulary import Entry
-from atw.query import conditions, groups
+from atw.query import class_memory, conditions, group_memory, groups
 from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, date_conds, grid_bucket, on_grid, score_conds
@@ -45,12 +48,24 @@ def counts(session: Session, flt: PhotoFilter, entries: Iterable[Entry]) -> dict
     fresh = group_rows.current(session)
     out: dict[str, int] = {}
     grps = {e.key: stored.ids[e.key] for e in entries if e.key in stored.ids}
-    if grps and fresh:
+    held = None  # many photos' class rows, from memory (atw.query.class_memory)
+    if entries and flt.min_count <= 1 and not _only_dates(flt):
+        held = class_memory.held(session, _filtered_ids(session, flt))
+    if grps and held is not None:  # stale group rows or not: from the class rows
+        found = group_memory.counts(*held, set(grps.values()), flt.source, flt.min_score)
+        out.update({key: found.get(g, 0) for key, g in grps.items()})
+    elif grps and fresh:
         by_grp = _group_counts(session, flt, sorted(set(grps.values())))
         out.update({key: by_grp.get(g, 0) for key, g in grps.items()})
     rest = [e for e in entries if e.key not in out]
     pairs = {e.key: _pairs(flt, e) for e in rest if e.key not in grps}
-    by_pair = _single_counts(session, flt, {p for ps in pairs.values() if len(ps) <= 2 for p in ps})
+    wanted = {p for ps in pairs.values() if len(ps) <= 2 for p in ps}
+    if held is not None:
+        rows, ids = held
+        each = rows.count(ids, allowed_sources(flt), flt.min_score)
+        by_pair = {(lb, s): each.get((s, lb), 0) for lb, s in wanted}
+    else:
+        by_pair = _single_counts(session, flt, wanted)
     for e in rest:
         if e.key in grps:  # stale group rows: the planner's exact fallback
             out[e.key] = _query_count(session, flt, e.key)
