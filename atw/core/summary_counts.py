@@ -10,12 +10,13 @@ Triggers on photo (AFTER INSERT / DELETE / UPDATE OF listed, taken_at, time_esti
 country_code, region, place) keep them, so no write path (index runs, the places stage, prune,
 uploads, relisting, migrations) can forget them. A row whose count falls to 0 is deleted: the
 tables always equal a GROUP BY over the listed photos; summary_version's n goes up with every
-such write, and with every write to photo_class's classes and scores (revision 0010: triggers
-on photo_class), so readers cache what they compute from these tables or from the class rows
-(atw.query.class_memory) under it. This module is the
-ONE definition: a new index gets the tables with create_all and the triggers from the
-metadata's after_create hook (install); revision 0006 creates both on an older index and
-fills the tables (fill); revision 0010 adds the triggers on photo_class (class_ddl).
+such write, with every write to photo_class's classes and scores (revision 0010: triggers
+on photo_class) and with every change of a photo's position (revision 0011), so readers
+cache what they compute from these tables or from the class rows and positions
+(atw.query.class_memory) under it. This module is the ONE definition: a new index gets the
+tables with create_all and the triggers from the metadata's after_create hook (install);
+revision 0006 creates both on an older index and fills the tables (fill); revision 0010 adds
+the triggers on photo_class (class_ddl), 0011 the one on photo's position (geo_ddl).
 Readers: atw.query.day_counts."""
 
 from __future__ import annotations
@@ -132,6 +133,30 @@ def class_ddl(dialect_name: str) -> list[str]:
     ]
 
 
+GEO_KEEP = "lat, lon, geo_x, geo_y, geo_z"  # photo: UPDATE OF … (revision 0011)
+
+
+def geo_ddl(dialect_name: str) -> list[str]:
+    """The trigger bumping summary_version on every change of a photo's position (revision
+    0011: the positions held in memory, atw.query.photo_memory; listed and time_estimated
+    already bump it)."""
+    on = f"AFTER UPDATE OF {GEO_KEEP} ON photo"
+    if dialect_name == "postgresql":
+        run = "FOR EACH STATEMENT EXECUTE FUNCTION atw_summary_bump()"
+        return [*geo_drop_ddl(dialect_name), f"CREATE TRIGGER photo_geo_version {on} {run}"]
+    return [
+        *geo_drop_ddl(dialect_name),
+        f"CREATE TRIGGER photo_geo_version {on} BEGIN {_BUMP}; END",
+    ]
+
+
+def geo_drop_ddl(dialect_name: str) -> list[str]:
+    """The statement that removes geo_ddl's trigger (revision 0011's downgrade)."""
+    return [
+        f"DROP TRIGGER IF EXISTS photo_geo_version{' ON photo' * (dialect_name == 'postgresql')}"
+    ]
+
+
 def class_drop_ddl(dialect_name: str) -> list[str]:
     """The statements that remove class_ddl's triggers (revision 0010's downgrade)."""
     if dialect_name == "postgresql":
@@ -186,6 +211,7 @@ def drop_ddl(dialect_name: str) -> list[str]:
     if dialect_name == "postgresql":
         return [
             *class_drop_ddl(dialect_name),
+            *geo_drop_ddl(dialect_name),
             *_PG_DROP_TRIGGERS,
             "DROP FUNCTION IF EXISTS atw_photo_counts()",
             "DROP FUNCTION IF EXISTS atw_summary_bump()",
@@ -193,6 +219,7 @@ def drop_ddl(dialect_name: str) -> list[str]:
     ops = ("insert", "delete", "update")
     return [
         *class_drop_ddl(dialect_name),
+        *geo_drop_ddl(dialect_name),
         *(f"DROP TRIGGER IF EXISTS photo_counts_{op}" for op in ops),
     ]
 
@@ -211,7 +238,7 @@ def install(conn: Connection) -> None:
         conn.execute(insert(SummaryVersion).values(id=1, epoch=uuid.uuid4().hex, n=0))
     for stmt in postgres_ddl() if name == "postgresql" else sqlite_ddl():
         conn.exec_driver_sql(stmt)
-    for stmt in class_ddl(name):
+    for stmt in [*class_ddl(name), *geo_ddl(name)]:
         conn.exec_driver_sql(stmt)
     filled = conn.scalar(select(exists().select_from(PhotoDayCount)))
     if not filled and conn.scalar(select(exists().where(Photo.listed == sa_true()))):

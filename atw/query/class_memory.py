@@ -4,18 +4,20 @@ change.
 
 Why: counting the classes of the ~85,000 photos within 20 km of home reads and groups ~630,000
 photo_class rows: 0.2–1 s in SQLite at a million photos (by machine); the same rows in arrays
-count in ~15 ms. The photos still come from SQL (the filter's ids, fetched as one text: exact
-for every filter, and now most of the time);
-only their class rows are read here, and only for "a class counts at score ≥ t" (min_count 1).
+count in ~15 ms. The photos come from SQL (the filter's ids, fetched as one text: exact for
+every filter), or for a filter that is only a radius from the listed photos' positions, read
+with the rows (atw.query.photo_memory); only "a class counts at score ≥ t" (min_count 1) is
+counted here, and the groups from the same rows (atw.query.group_memory).
 
 Exact, or not used: summary_version's (epoch, n) goes up with every write to photo_class
-(triggers, atw.core.summary_counts, revision 0010); the rows are used only while it equals the
+(triggers, atw.core.summary_counts, revision 0010) and to the photo columns the positions hold
+(revisions 0006 and 0011); the rows are used only while it equals the
 version they were loaded at, read before and after the filter's ids. A process loads them in a
 thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after a change they
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
 index run writes a batch every few seconds: SQL answers while it runs). Memory: 4 bytes a class
-row (its class and its score in ticks) and 12 a photo (a million photos, ~7 million rows:
-~40 MB in each web process)."""
+row (its class and its score in ticks), 12 a photo, 49 a photo's position (a million photos,
+~7 million rows: ~90 MB in each web process)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ from sqlalchemy.orm import Session
 
 from atw.core import dialect, summary_counts
 from atw.core.schema import ClassCount
+from atw.query import photo_memory
+from atw.query.filters import PhotoFilter
 
 MIN_ROWS = 100_000  # below this (~15,000 photos) SQL reads them all in ~40 ms: nothing held
 TICKS = 10_000  # stored scores have 4 decimals (atw.core.derived)
@@ -57,10 +61,12 @@ class Rows:
     code: np.ndarray
     score: np.ndarray
     keys: list[tuple[str, str]]
+    positions: photo_memory.Positions | None = None  # the listed photos', read with the rows
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.slot, self.start, self.code, self.score))
+        own = sum(a.nbytes for a in (self.slot, self.start, self.code, self.score))
+        return own + (self.positions.nbytes if self.positions is not None else 0)
 
     def count(
         self, photo_ids: np.ndarray, sources: Collection[str], t: float | None
@@ -141,6 +147,7 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
                 pid[at : at + len(part)], score[at : at + len(part)] = pair[:, 0], pair[:, 1]
                 at += len(part)
                 lengths[i] += len(part)
+        positions = photo_memory.read(conn)
         if summary_counts.version(conn) != stamp:
             return None, None
     if at != total:
@@ -158,7 +165,8 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
     slot = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
     slot[ids] = np.arange(len(ids), dtype=np.int32)
     start = np.append(first, total).astype(np.int64)
-    return Rows(stamp=stamp, slot=slot, start=start, code=code, score=score, keys=keys), None
+    rows = Rows(stamp, slot, start, code, score, keys, positions)
+    return rows, None
 
 
 def _as_ticks(score: np.ndarray) -> np.ndarray:
@@ -227,17 +235,25 @@ _NONE = np.empty(0, dtype=np.int64)
 
 
 def counts(
-    session: Session, ids: Any, sources: Collection[str], t: float | None
+    session: Session,
+    ids: Any,
+    sources: Collection[str],
+    t: float | None,
+    flt: PhotoFilter | None = None,
 ) -> dict[tuple[str, str], int] | None:
-    """{(source, label): photos} of the photos `ids` selects (a SELECT of photo ids) from the
-    rows in memory, or None when they are not held at the index's version (count in SQL)."""
-    found = held(session, ids)
+    """{(source, label): photos} of the photos `ids` selects (a SELECT of photo ids; of the
+    filter flt) from the rows in memory, or None when they are not held at the index's version
+    (count in SQL)."""
+    found = held(session, ids, flt)
     return None if found is None else found[0].count(found[1], sources, t)
 
 
-def held(session: Session, ids: Any) -> tuple[Rows, np.ndarray] | None:
+def held(
+    session: Session, ids: Any, flt: PhotoFilter | None = None
+) -> tuple[Rows, np.ndarray] | None:
     """(the rows, the ids of the photos `ids` selects), or None when the rows are not held at
-    the index's version (count in SQL)."""
+    the index's version (count in SQL). flt: the filter `ids` is of; when it is only a radius,
+    its photos come from the positions held with the rows (atw.query.photo_memory), no SQL."""
     engine = session.get_bind()
     if not isinstance(engine, Engine):
         return None
@@ -248,6 +264,8 @@ def held(session: Session, ids: Any) -> tuple[Rows, np.ndarray] | None:
     rows = None if stamp is None else held.rows_at(engine, stamp)
     if rows is None:
         return None
+    if flt is not None and rows.positions is not None and photo_memory.answers(flt):
+        return rows, rows.positions.within(flt)
     sub = ids.subquery()
     text_ids = conn.scalar(select(dialect.id_list(sub.c[0], conn.dialect.name)))
     photo_ids = np.fromstring(text_ids, dtype=np.int64, sep=",") if text_ids else _NONE

@@ -90,7 +90,7 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
         else:
             ids = Query(session, flt).ids().subquery()
             if k <= 1:  # the class rows held in memory, at the index's version
-                held = class_memory.counts(session, select(ids.c.id), sources, t)
+                held = class_memory.counts(session, select(ids.c.id), sources, t, flt)
                 if held is not None:
                     return _most_first([(s, lb, n) for (s, lb), n in held.items()])
             conds.append(pc.photo_id.in_(select(ids.c.id)))

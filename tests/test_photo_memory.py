@@ -1,0 +1,187 @@
+"""The listed photos' positions held with the class rows (atw.query.photo_memory): a radius's
+photos from them are SQL's, to the photo, on SQLite and PostgreSQL (across the antimeridian,
+at a pole, the whole sphere, estimated times left out); the class picker and the class browser
+within a radius take them from there; and every change of a position, of listed or of
+time_estimated moves summary_version (revisions 0006 and 0011), so positions read before it are
+never used after it."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from atw.core import summary_counts
+from atw.core.derived import geo_columns
+from atw.core.engine import make_engine
+from atw.core.schema import Photo
+from atw.query import catalog, class_memory, photo_memory, search
+from atw.query.filters import PhotoFilter, describe
+from atw.query.plan import Query
+from tests.test_query import LISBON, SYDNEY, module_world, ref_counts, world
+
+pytestmark = pytest.mark.databases
+
+CENTRES = [LISBON, SYDNEY, (-17.0, 179.95), (-17.0, -179.99), (89.95, -30.0), (-89.9, 10.0)]
+
+
+@pytest.fixture(scope="module")
+def pworld(tmp_path_factory: pytest.TempPathFactory, module_database: Any) -> Any:
+    """test_query's world, with every third photo's time marked estimated (estimated=False
+    leaves them out)."""
+    app, root, photos = module_world(tmp_path_factory.mktemp("positions"), module_database, world())
+    engine = make_engine(app.config["DATABASE_URL"])
+    with engine.begin() as conn:
+        ids = [p.id for p in photos[::3]]
+        conn.execute(update(Photo).where(Photo.id.in_(ids)).values(time_estimated=True))
+    engine.dispose()
+    return app, root, photos
+
+
+@pytest.fixture
+def within(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records how many photos each answer from the held positions had."""
+    seen: list[int] = []
+    real = photo_memory.Positions.within
+
+    def spy(self: photo_memory.Positions, flt: PhotoFilter) -> Any:
+        out = real(self, flt)
+        seen.append(len(out))
+        return out
+
+    monkeypatch.setattr(photo_memory.Positions, "within", spy)
+    return seen
+
+
+def radius_filters(n: int) -> list[PhotoFilter]:
+    rnd = random.Random(11)
+    out = []
+    for _ in range(n):
+        lat, lon = rnd.choice(CENTRES)
+        lat, lon = lat + rnd.uniform(-0.05, 0.05), lon + rnd.uniform(-0.05, 0.05)
+        lat, lon = max(-90.0, min(90.0, lat)), (lon + 180.0) % 360.0 - 180.0
+        r = rnd.choice([0.5, 5, 20, 50, 300, 3000, 20037.5])
+        out.append(PhotoFilter(lat=lat, lon=lon, radius_km=r, estimated=rnd.random() < 0.7))
+    return out
+
+
+def sql_ids(s: Session, flt: PhotoFilter) -> set[int]:
+    sub = Query(s, flt).ids().subquery()
+    return set(s.scalars(select(sub.c.id)))
+
+
+def test_a_radius_from_the_held_positions_is_sqls(pworld):
+    app, _root, _photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    held = class_memory.hold(engine)
+    assert held is not None and held.positions is not None
+    sizes = []
+    assert held.positions.estimated.any() and not held.positions.estimated.all()
+    with Session(engine) as s:
+        for flt in radius_filters(150):
+            assert photo_memory.answers(flt), describe(flt)
+            got = held.positions.within(flt)
+            assert len(got) == len(set(got.tolist())), describe(flt)  # each photo once
+            assert set(got.tolist()) == sql_ids(s, flt), describe(flt)
+            sizes.append(len(got))
+    assert min(sizes) == 0 and max(sizes) == len(held.positions.ids) and len(set(sizes)) > 5
+    engine.dispose()
+
+
+def test_only_a_filter_that_is_only_a_radius_is_answered_from_them():
+    r = PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=20)
+    assert photo_memory.answers(r)
+    assert photo_memory.answers(replace(r, estimated=False, has_gps=True, min_score=0.5))
+    assert photo_memory.answers(replace(r, source="coco", sort="nearest"))
+    for other in (
+        PhotoFilter(),
+        replace(r, classes=("dog",)),
+        replace(r, folder="/photos/lisbon"),
+        replace(r, country=("PT",)),
+        replace(r, camera_make="Canon"),
+    ):
+        assert not photo_memory.answers(other), describe(other)
+
+
+def test_the_picker_and_the_browser_within_a_radius_use_them(pworld, within):
+    app, root, photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    assert class_memory.hold(engine)
+    flt = PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=20, min_score=0.3)
+    with Session(engine) as s:
+        assert search.class_counts(s, flt) == ref_counts(photos, flt, root)
+        listed = catalog.listing(s, flt)
+        with pytest.MonkeyPatch.context() as mp:  # the same from SQL's ids
+            mp.setattr(photo_memory, "answers", lambda _f: False)
+            assert catalog.listing(s, flt) == listed
+    assert len(within) == 3 and within[0] > 0  # class_counts, then listing's two
+    assert any(r["kind"] == "group" for r in listed)
+    engine.dispose()
+
+
+def test_every_change_of_a_held_column_moves_the_version(pworld):
+    app, _root, photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    p = next(p for p in photos if p.folder == "lisbon")
+
+    def version() -> tuple[str, int] | None:
+        with engine.connect() as conn:
+            return summary_counts.version(conn)
+
+    with engine.connect() as conn:
+        old = conn.execute(select(Photo).where(Photo.id == p.id)).mappings().one()
+    where = Photo.id == p.id
+    moved = {"lat": old["lat"] + 0.01, **geo_columns(old["lat"] + 0.01, old["lon"])}
+    writes = [
+        update(Photo).where(where).values(lat=moved["lat"]),
+        update(Photo).where(where).values(lon=old["lon"] + 0.01),
+        update(Photo).where(where).values(geo_x=moved["geo_x"]),
+        update(Photo).where(where).values(geo_y=moved["geo_y"], geo_z=moved["geo_z"]),
+        update(Photo).where(where).values(time_estimated=not old["time_estimated"]),
+        update(Photo).where(where).values(listed=False),
+        update(Photo)
+        .where(where)
+        .values(
+            listed=True,
+            time_estimated=old["time_estimated"],
+            **{k: old[k] for k in ("lat", "lon", "geo_x", "geo_y", "geo_z")},
+        ),
+    ]
+    for stmt in writes:
+        before = version()
+        with engine.begin() as conn:
+            conn.execute(stmt)
+        assert version() != before, stmt
+    engine.dispose()
+
+
+def test_positions_held_before_a_move_are_not_used_after_it(pworld, within):
+    """A photo moved out of the circle: the positions read before are dropped (SQL answers)."""
+    app, root, photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    flt = PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=20)
+    assert class_memory.hold(engine)
+    p = next(p for p in photos if p.folder == "lisbon")
+    with Session(engine) as s:
+        before = search.class_counts(s, flt)
+    assert len(within) == 1
+    with engine.connect() as conn:
+        old = conn.execute(select(Photo.lat, Photo.lon).where(Photo.id == p.id)).one()
+    far = {"lat": 0.0, "lon": 0.0, **geo_columns(0.0, 0.0)}
+    with engine.begin() as conn:
+        conn.execute(update(Photo).where(Photo.id == p.id).values(**far))
+    try:
+        with Session(engine) as s:
+            after = search.class_counts(s, flt)
+            assert after == ref_counts([q for q in photos if q.id != p.id], flt, root)
+            assert after != before
+        assert len(within) == 1  # not from the positions held before
+    finally:
+        back = {"lat": old.lat, "lon": old.lon, **geo_columns(old.lat, old.lon)}
+        with engine.begin() as conn:
+            conn.execute(update(Photo).where(Photo.id == p.id).values(**back))
+        engine.dispose()
