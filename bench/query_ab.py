@@ -1,11 +1,14 @@
-"""Prints old vs new plans of the third and fourth rounds of query work: ratios from one run.
+"""Prints old vs new plans of the third to fifth rounds of query work: ratios from one run.
 
-Each case is a search (count + first page of 100), or the class picker's counts, on the cached
-1M-photo synthetic index of bench/query_latency.py, run alternately with the rounds' plans and
-with them switched off (the plans before them, on the same index: revision 0009's wider
-ix_photo_sort_time stays; the picker counted in SQL instead of from the class rows held in
-memory, atw.query.class_memory, loaded once before), each in a fresh session, so that load
-hits both sides alike. The two sides must find the same answer.
+Each case is a search (count + first page of 100), the class picker's counts or the class
+browser's list (classes, groups, categories), on the cached 1M-photo synthetic index of
+bench/query_latency.py, run alternately with the rounds' plans and with them switched off (the
+plans before them, on the same index: revision 0009's wider ix_photo_sort_time stays; the picker
+and the browser counted in SQL instead of from the class rows held in memory,
+atw.query.class_memory, loaded once before; for a "(photo_memory)" case only the radius's photos
+from SQL instead of from the held positions), each in a fresh session, so that load hits both
+sides alike. The two sides must find the same answer. The browser's old side takes over a
+minute a run: SLOW cases run --slow-rounds pairs, without warm-up.
 """
 
 from __future__ import annotations
@@ -27,12 +30,22 @@ from sqlalchemy.orm import Session
 
 from atw.core.engine import make_engine
 from atw.core.schema import Photo
-from atw.query import class_memory, plan, plan_multi, plan_photo, recent, search
+from atw.query import (
+    catalog,
+    class_memory,
+    photo_memory,
+    plan,
+    plan_multi,
+    plan_photo,
+    recent,
+    search,
+)
 from atw.query.filters import PhotoFilter
 from bench.synthetic_index import DATA_VERSION
 
 OUT = Path(__file__).resolve().parent / "out"
 PICKER = "the picker's counts "
+BROWSER = "the class browser "
 LISBON = (38.72, -9.14)
 
 
@@ -55,7 +68,14 @@ def old_plans() -> Iterator[None]:
         stack.enter_context(mock.patch.object(plan_photo, "place_photos", whole_place))
         stack.enter_context(mock.patch.object(plan, "word_terms", every_word))
         stack.enter_context(mock.patch.object(plan_multi, "_several", lambda *a: None))
-        stack.enter_context(mock.patch.object(class_memory, "counts", lambda *a: None))
+        stack.enter_context(mock.patch.object(class_memory, "held", lambda *a: None))
+        yield
+
+
+@contextmanager
+def sql_positions() -> Iterator[None]:
+    """The fifth round off: a radius's photos from SQL (the class rows still from memory)."""
+    with mock.patch.object(photo_memory, "answers", lambda _flt: False):
         yield
 
 
@@ -81,7 +101,17 @@ CASES = {
     PICKER + "within 20 km of Paris, ≥ 0.5 (class_memory)": PhotoFilter(
         lat=48.86, lon=2.35, radius_km=20.0, min_score=0.5
     ),
+    PICKER + "within 20 km of home (photo_memory)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    BROWSER + "within 20 km of home (photo_memory)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    BROWSER + "within 20 km of home (group_memory)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
 }
+SLOW = {BROWSER + "within 20 km of home (group_memory)"}
 
 
 def run(engine: Any, name: str, flt: PhotoFilter) -> tuple[float, Any]:
@@ -92,6 +122,10 @@ def run(engine: Any, name: str, flt: PhotoFilter) -> tuple[float, Any]:
             rows = search.class_counts(session, flt)
             ms = (time.perf_counter() - t) * 1000
             return ms, tuple((r["source"], r["label"], r["photos"]) for r in rows)
+        if name.startswith(BROWSER):
+            rows = catalog.listing(session, flt)
+            ms = (time.perf_counter() - t) * 1000
+            return ms, tuple((r["kind"], r["key"], r["name"], r["photos"]) for r in rows)
         total = search.search(session, flt, 1, 100).total
         return (time.perf_counter() - t) * 1000, total
 
@@ -101,6 +135,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1_000_000, help="photos in the cached index")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=11, help="old/new pairs per case")
+    ap.add_argument("--slow-rounds", type=int, default=2, help="pairs of a SLOW case")
+    ap.add_argument("--only", help="only the cases whose name contains this")
     args = ap.parse_args()
     path = OUT / f"query-{args.n}-s{args.seed}-v{DATA_VERSION}.sqlite"
     if not path.exists():
@@ -117,17 +153,21 @@ def main() -> None:
     print("| case | old median ms | new median ms | old / new | total |")
     print("|---|---|---|---|---|")
     for name, flt in CASES.items():
+        if args.only and args.only not in name:
+            continue
         times: dict[str, list[float]] = {"old": [], "new": []}
         totals = set()
-        for i in range(args.rounds + 2):  # two warm-up pairs
+        warm = 0 if name in SLOW else 2
+        off = sql_positions if "(photo_memory)" in name else old_plans
+        for i in range((args.slow_rounds if name in SLOW else args.rounds) + warm):
             for side in ("old", "new") if i % 2 else ("new", "old"):
                 if side == "old":
-                    with old_plans():
+                    with off():
                         ms, total = run(engine, name, flt)
                 else:
                     ms, total = run(engine, name, flt)
                 totals.add(total)
-                if i >= 2:
+                if i >= warm:
                     times[side].append(ms)
         assert len(totals) == 1, (name, totals)  # the same answer both ways
         old, new = (statistics.median(times[s]) for s in ("old", "new"))

@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ class Rows:
     score: np.ndarray
     keys: list[tuple[str, str]]
     positions: photo_memory.Positions | None = None  # the listed photos', read with the rows
+    last: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
@@ -84,14 +85,20 @@ class Rows:
 
     def select(self, photo_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, photo): the positions of these photos' rows in the arrays, and for each row
-        the ordinal of its photo among those with rows (ids outside the index are dropped)."""
+        the ordinal of its photo among those with rows (ids outside the index are dropped).
+        The last answer is kept for the same array (the browser counts classes, then groups)."""
+        last = self.last.get("select")
+        if last is not None and last[0] is photo_ids:
+            return last[1]
         pid = photo_ids[(photo_ids >= 0) & (photo_ids < len(self.slot))]
         pos = self.slot[pid]
         pos = np.sort(pos[pos >= 0])  # in the arrays' order: reads go forwards
         lo = self.start[pos]
         n = self.start[pos + 1] - lo
         rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-        return rows, np.repeat(np.arange(len(pos)), n)
+        out = rows, np.repeat(np.arange(len(pos)), n)
+        self.last["select"] = (photo_ids, out)
+        return out
 
     def ticks(self, rows: np.ndarray) -> np.ndarray:
         """These rows' scores in ticks (1/10,000: how atw.core.group_rows sums them)."""

@@ -33,23 +33,27 @@ def counts(
     from scipy import sparse  # not at the web process's start-up
 
     members, coco = _members(tuple(rows.keys), stored_groups().version)
-    at, photo = rows.select(photo_ids)
-    code = rows.code[at].astype(np.int64)
-    is_coco = coco[code]
     floor = None if t is None else threshold(t)
+    if floor is not None and floor > UNITS:  # above any score (ImageNet sums are capped)
+        return {}
+    at, photo = rows.select(photo_ids)
+    code = rows.code[at]
+    is_coco = coco[code]
     inet_ok, coco_ok = source in ("any", IMAGENET), source in ("any", COCO)
     if floor is None or floor <= 0:  # a member row of the source is enough
         keep = np.where(is_coco, coco_ok, inet_ok)
-        value, floor = np.ones(int(keep.sum()), dtype=np.int64), 1
-    else:  # ImageNet members add up; a COCO member at ≥ t is the whole score
+        value, floor = np.ones(int(keep.sum()), dtype=np.int32), 1
+    else:  # ImageNet members add up (int32: at most 1,080 × 10,000); a COCO member ≥ t: all
         ticks = rows.ticks(at)
         keep = np.where(is_coco, coco_ok & (ticks >= floor), inet_ok)
-        value = np.where(is_coco, UNITS, ticks)[keep]
+        value = np.where(is_coco, UNITS, ticks)[keep].astype(np.int32)
     n = int(photo[-1]) + 1 if len(photo) else 0
-    by_class = sparse.csr_matrix((value, (photo[keep], code[keep])), shape=(n, len(rows.keys)))
-    score = (by_class @ members).tocsr()
-    passed = np.minimum(score.data, UNITS) >= floor
-    per = np.bincount(score.indices[passed], minlength=members.shape[1])
+    start = np.zeros(n + 1, dtype=np.int64)  # each photo's rows, in the arrays' order: CSR
+    np.cumsum(np.bincount(photo[keep], minlength=n), out=start[1:])
+    index = code[keep].astype(np.int32)
+    by_class = sparse.csr_matrix((value, index, start), shape=(n, len(rows.keys)))
+    score = by_class @ members
+    per = np.bincount(score.indices[score.data >= floor], minlength=members.shape[1])
     return {g: int(per[g]) for g in grps if 0 <= g < len(per) and per[g]}
 
 
@@ -66,6 +70,6 @@ def _members(keys: tuple[tuple[str, str], ...], version: str) -> tuple[Any, np.n
             row.append(i)
             col.append(g)
     width = max(stored.keys, default=0) + 1
-    ones = np.ones(len(row), dtype=np.int64)
+    ones = np.ones(len(row), dtype=np.int32)
     matrix = sparse.csr_matrix((ones, (row, col)), shape=(len(keys), width))
     return matrix, np.array([s == COCO for s, _ in keys], dtype=bool)
