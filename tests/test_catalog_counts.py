@@ -136,25 +136,34 @@ HELD_FILTERS = [  # a filter on the photos and min_count 1: groups counted from 
     PhotoFilter(classes=("dog",)),
     PhotoFilter(classes=("dog", "person"), match="all", min_score=0.3),
     PhotoFilter(has_gps=True, start=date(2014, 6, 1), end=date(2016, 12, 31), min_score=0.5),
+    PhotoFilter(start=date(2014, 6, 1), end=date(2016, 12, 31), min_score=0.3),  # dates only
+    PhotoFilter(start=date(2015, 1, 1), source="imagenet"),  # the undated photo is out
 ]
 
 
 def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatch):  # noqa: F811
-    """Within a filter on the photos, groups and categories are counted from the class rows held
-    in memory (atw.query.group_memory): the same counts as photo_group's rows and as the
-    reference in Python, for every stored group, and really answered there."""
+    """Within a filter on the photos (dates alone too), classes, groups and categories are
+    counted from the class rows held in memory (atw.query.group_memory): the same counts as
+    SQL's photo list and photo_group's rows, and as the reference in Python, for every stored
+    group, and really answered there."""
     app, root, photos = gworld
     engine = make_engine(app.config["DATABASE_URL"])
     assert class_memory.hold(engine)
     answered: list[int] = []
     real = group_memory.counts
     monkeypatch.setattr(group_memory, "counts", lambda *a: answered.append(1) or real(*a))
+    classes: list[bool] = []  # search.class_counts answered from memory
+    held = class_memory.counts
+    monkeypatch.setattr(
+        class_memory, "counts", lambda *a: (out := held(*a), classes.append(out is not None))[0]
+    )
     stored = group_rows.stored_groups()
     entries = [e for e in V.entries.values() if e.key in stored.ids]
     every = sorted(set(stored.ids.values()))
     seen = 0
     with Session(engine) as s:
         for flt in HELD_FILTERS:
+            assert search.class_counts(s, flt) == plain_class_counts(s, flt), describe(flt)
             got = entry_counts.counts(s, flt, entries)
             rows = entry_counts._group_counts(s, flt, every)
             assert {e.key: rows.get(stored.ids[e.key], 0) for e in entries} == got, describe(flt)
@@ -165,6 +174,6 @@ def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatc
                 want = [i for i in alone if i in inside] if flt.classes else alone
                 assert got[e.key] == len(want), (describe(flt), e.key)
             seen += sum(map(bool, got.values()))
-    assert len(answered) == len(HELD_FILTERS)
+    assert len(answered) == len(HELD_FILTERS) and classes == [True] * len(HELD_FILTERS)
     assert seen > 100
     engine.dispose()

@@ -49,7 +49,7 @@ def counts(session: Session, flt: PhotoFilter, entries: Iterable[Entry]) -> dict
     out: dict[str, int] = {}
     grps = {e.key: stored.ids[e.key] for e in entries if e.key in stored.ids}
     held = None  # many photos' class rows, from memory (atw.query.class_memory)
-    if entries and flt.min_count <= 1 and not _only_dates(flt):
+    if entries and flt.min_count <= 1 and not (_only_dates(flt) and not (flt.start or flt.end)):
         held = class_memory.held(session, _filtered_ids(session, flt), flt)
     if grps and held is not None:  # stale group rows or not: from the class rows
         found = group_memory.counts(*held, set(grps.values()), flt.source, flt.min_score)

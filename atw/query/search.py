@@ -83,8 +83,15 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
         pc = aliased(PhotoClass, name="cc")
         conds = [pc.source.in_(sources), *score_conds(pc, t, k)]
         if _only_dates(flt):
-            # The label index's ranges, one per class (its dates a sort_time window there), in
-            # the index's order: no photo list, no sort. Rows are those of listed photos.
+            # Dates: the photos' ids from the date index and their rows held in memory (a
+            # month: ~5x faster than SQL), else the label index's ranges, one per class (its
+            # dates a sort_time window there), in the index's order: no photo list, no sort.
+            # Rows are those of listed photos.
+            if k <= 1 and (flt.start or flt.end):
+                ids = Query(session, flt).ids().subquery()
+                held = class_memory.counts(session, select(ids.c.id), sources, t, flt)
+                if held is not None:
+                    return _most_first([(s, lb, n) for (s, lb), n in held.items()])
             conds.append(pc.label.in_(_labels()))
             conds += conditions.dates(flt, pc.taken_at, pc.sort_time)
         else:
