@@ -172,7 +172,8 @@ def main() -> None:
         assert len(totals) == 1, (name, totals)  # the same answer both ways
         old, new = (statistics.median(times[s]) for s in ("old", "new"))
         answer = totals.pop()
-        size = f"{len(answer):,} classes" if isinstance(answer, tuple) else f"{answer:,}"
+        what = "entries" if name.startswith(BROWSER) else "classes"
+        size = f"{len(answer):,} {what}" if isinstance(answer, tuple) else f"{answer:,}"
         print(f"| {name} | {old:.1f} | {new:.1f} | {old / new:.2f}× | {size} |")
 
 

@@ -29,6 +29,8 @@ from atw.query.filters import PhotoFilter, photo_conditions_empty
 from atw.query.plan import Query
 from atw.query.terms import allowed_sources, date_conds, grid_bucket, on_grid, score_conds
 
+MANY = 200  # entries from which the held rows count a filter of dates alone (the browser)
+
 
 def _only_dates(flt: PhotoFilter) -> bool:
     """No condition but (maybe) dates: counted on the rows' own date copies, no photo list
@@ -49,7 +51,11 @@ def counts(session: Session, flt: PhotoFilter, entries: Iterable[Entry]) -> dict
     out: dict[str, int] = {}
     grps = {e.key: stored.ids[e.key] for e in entries if e.key in stored.ids}
     held = None  # many photos' class rows, from memory (atw.query.class_memory)
-    if entries and flt.min_count <= 1 and not (_only_dates(flt) and not (flt.start or flt.end)):
+    # Dates alone: SQL counts a few entries (the autocomplete's 40) in their date windows
+    # faster than the held rows count every photo of the dates (a year: 41 vs 175 ms).
+    dates_only = _only_dates(flt)
+    many = len(entries) >= MANY and bool(flt.start or flt.end)
+    if entries and flt.min_count <= 1 and (not dates_only or many):
         held = class_memory.held(session, _filtered_ids(session, flt), flt)
     if grps and held is not None:  # stale group rows or not: from the class rows
         found = group_memory.counts(*held, set(grps.values()), flt.source, flt.min_score)
