@@ -17,7 +17,7 @@ thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after a
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
 index run writes a batch every few seconds: SQL answers while it runs). Memory: 4 bytes a class
 row (its class and its score in ticks), 12 a photo, 49 a photo's position (a million photos,
-~7 million rows: ~90 MB in each web process)."""
+~7 million rows: ~75 MiB in each web process)."""
 
 from __future__ import annotations
 
