@@ -152,9 +152,8 @@ def geo_ddl(dialect_name: str) -> list[str]:
 
 def geo_drop_ddl(dialect_name: str) -> list[str]:
     """The statement that removes geo_ddl's trigger (revision 0011's downgrade)."""
-    return [
-        f"DROP TRIGGER IF EXISTS photo_geo_version{' ON photo' * (dialect_name == 'postgresql')}"
-    ]
+    on = " ON photo" if dialect_name == "postgresql" else ""
+    return [f"DROP TRIGGER IF EXISTS photo_geo_version{on}"]
 
 
 def class_drop_ddl(dialect_name: str) -> list[str]:

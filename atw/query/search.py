@@ -8,7 +8,7 @@ what the API returns and what a report contains cannot drift apart."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,18 +88,16 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
             # dates a sort_time window there), in the index's order: no photo list, no sort.
             # Rows are those of listed photos.
             if k <= 1 and (flt.start or flt.end):
-                ids = Query(session, flt).ids().subquery()
-                held = class_memory.counts(session, select(ids.c.id), sources, t, flt)
+                held = _from_memory(session, flt, sources)
                 if held is not None:
-                    return _most_first([(s, lb, n) for (s, lb), n in held.items()])
+                    return held
             conds.append(pc.label.in_(_labels()))
             conds += conditions.dates(flt, pc.taken_at, pc.sort_time)
         else:
+            held = _from_memory(session, flt, sources) if k <= 1 else None
+            if held is not None:
+                return held
             ids = Query(session, flt).ids().subquery()
-            if k <= 1:  # the class rows held in memory, at the index's version
-                held = class_memory.counts(session, select(ids.c.id), sources, t, flt)
-                if held is not None:
-                    return _most_first([(s, lb, n) for (s, lb), n in held.items()])
             conds.append(pc.photo_id.in_(select(ids.c.id)))
         count = func.count()
         # (label, source): the order of the label index, and a cheaper sort than (source, label)
@@ -109,6 +107,16 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
             .group_by(pc.label, pc.source)
         )
     return _most_first(session.execute(q).all())
+
+
+def _from_memory(
+    session: Session, flt: PhotoFilter, sources: Collection[str]
+) -> list[dict[str, Any]] | None:
+    """class_counts of the filter (min_count 1) from the class rows held in memory, at the
+    index's version; None when they are not held (count in SQL)."""
+    ids = Query(session, flt).ids().subquery()
+    held = class_memory.counts(session, select(ids.c.id), sources, flt.min_score, flt)
+    return None if held is None else _most_first([(s, lb, n) for (s, lb), n in held.items()])
 
 
 def _most_first(rows: Any) -> list[dict[str, Any]]:
