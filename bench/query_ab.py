@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -109,6 +110,12 @@ CASES = {
     ),
     BROWSER + "within 20 km of home (group_memory)": PhotoFilter(
         lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    PICKER + "within one year (dates, class_memory)": PhotoFilter(
+        start=date(2016, 1, 1), end=date(2016, 12, 31)
+    ),
+    BROWSER + "within one month (dates, group_memory)": PhotoFilter(
+        start=date(2016, 3, 1), end=date(2016, 3, 31)
     ),
 }
 SLOW = {BROWSER + "within 20 km of home (group_memory)"}
