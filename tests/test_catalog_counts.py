@@ -152,15 +152,23 @@ def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatc
     answered: list[int] = []
     real = group_memory.counts
     monkeypatch.setattr(group_memory, "counts", lambda *a: answered.append(1) or real(*a))
-    classes: list[bool] = []  # search.class_counts answered from memory
+    classes_held: list[bool] = []  # search.class_counts answered from memory
     held = class_memory.counts
     monkeypatch.setattr(
-        class_memory, "counts", lambda *a: (out := held(*a), classes.append(out is not None))[0]
+        class_memory,
+        "counts",
+        lambda *a: (out := held(*a), classes_held.append(out is not None))[0],
     )
     stored = group_rows.stored_groups()
     entries = [e for e in V.entries.values() if e.key in stored.ids]
     every = sorted(set(stored.ids.values()))
-    seen = 0
+    seen = both_seen = 0
+    classes = class_entries(photos)
+    pairs: list[int] = []  # Rows.both: a class in both sources counted in memory
+    real_both = class_memory.Rows.both
+    monkeypatch.setattr(
+        class_memory.Rows, "both", lambda *a: (n := real_both(*a), pairs.append(n))[0]
+    )
     with Session(engine) as s:
         for flt in HELD_FILTERS:
             assert search.class_counts(s, flt) == plain_class_counts(s, flt), describe(flt)
@@ -174,6 +182,21 @@ def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatc
                 want = [i for i in alone if i in inside] if flt.classes else alone
                 assert got[e.key] == len(want), (describe(flt), e.key)
             seen += sum(map(bool, got.values()))
-    assert len(answered) == len(HELD_FILTERS) and classes == [True] * len(HELD_FILTERS)
+            few = [e for e in entries if got[e.key]][:20] + entries[:3]  # their columns only
+            assert entry_counts.counts(s, flt, few) == {e.key: got[e.key] for e in few}
+            one = entry_counts.counts(s, flt, classes)  # classes, two-source ones included
+            for e in classes:
+                alone = ref(photos, replace(flt, classes=(e.key,), match="any"), root)
+                want = [i for i in alone if i in inside] if flt.classes else alone
+                assert one[e.key] == len(want), (describe(flt), e.key)
+            both_seen += sum(
+                one[e.key]
+                for e in classes
+                if len(e.members["coco"]) == 1 == len(e.members["imagenet"])
+            )
+    dates = sum(map(entry_counts._only_dates, HELD_FILTERS))  # few entries: SQL's date windows
+    assert dates == 2 and len(answered) >= 2 * len(HELD_FILTERS) - dates
+    assert classes_held == [True] * len(HELD_FILTERS)
+    assert both_seen and pairs and any(pairs)  # "tv" / "television"
     assert seen > 100
     engine.dispose()

@@ -83,6 +83,22 @@ class Rows:
             key: int(c) for key, c in zip(self.keys, per, strict=True) if c and key[0] in sources
         }
 
+    def both(
+        self, photo_ids: np.ndarray, a: tuple[str, str], b: tuple[str, str], t: float | None
+    ) -> int:
+        """Photos among these with a row of class a and one of class b ((source, label)), each
+        at score ≥ t (a class in both sources: |A and B|)."""
+        codes = self.last.get("codes")
+        if codes is None:
+            codes = self.last["codes"] = {key: i for i, key in enumerate(self.keys)}
+        if a not in codes or b not in codes:
+            return 0
+        rows, photo = self.select(photo_ids)
+        code = self.code[rows]
+        ok = self.score[rows] >= self._floor(t) if t is not None else True
+        pa, pb = (photo[(code == codes[k]) & ok] for k in (a, b))
+        return len(np.intersect1d(pa, pb, assume_unique=True))
+
     def select(self, photo_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, photo): the positions of these photos' rows in the arrays, and for each row
         the ordinal of its photo among those with rows (ids outside the index are dropped).

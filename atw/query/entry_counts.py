@@ -79,7 +79,12 @@ def counts(session: Session, flt: PhotoFilter, entries: Iterable[Entry]) -> dict
             out[e.key] = sum(by_pair[p] for p in pairs[e.key])
         elif len(pairs[e.key]) == 2:  # a class in both sources: |A| + |B| - |A and B|
             a, b = sorted(pairs[e.key], key=lambda p: (by_pair[p], p))
-            both = _both_count(session, flt, a, b) if by_pair[a] else 0
+            if not by_pair[a]:
+                both = 0
+            elif held is not None:  # (label, source) pairs; the rows key (source, label)
+                both = held[0].both(held[1], a[::-1], b[::-1], flt.min_score)
+            else:
+                both = _both_count(session, flt, a, b)
             out[e.key] = by_pair[a] + by_pair[b] - both
         else:
             out[e.key] = _class_count(session, flt, e)
