@@ -167,6 +167,9 @@ def cases(
         flt = PhotoFilter(start=d, end=d + timedelta(days=365))
         return flt, TYPED[int(r.integers(0, len(TYPED)))]
 
+    def complete_radius(r: np.random.Generator) -> tuple[PhotoFilter, str]:
+        return picker_radius(r), TYPED[int(r.integers(0, len(TYPED)))]
+
     # Trips (issue 13): the trip filter reads the cached trips (their index check included)
     # and becomes the trip's days.
     def trip(r: np.random.Generator) -> PhotoFilter:
@@ -222,4 +225,5 @@ def cases(
         Case("extra: class browser (and groups), no filter", picker, "catalog"),
         Case("extra: class browser (and groups), 1 month", picker_month, "catalog"),
         Case("extra: class browser (and groups), radius 20 km", picker_radius, "catalog"),
+        Case("extra: autocomplete, radius 20 km", complete_radius, "complete"),
     ]
