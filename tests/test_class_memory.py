@@ -101,11 +101,6 @@ def test_every_write_to_a_class_row_moves_the_version(mworld):
     app, _root, photos = mworld
     engine = make_engine(app.config["DATABASE_URL"])
     pid = photos[0].id
-
-    def version() -> tuple[str, int] | None:
-        with engine.connect() as conn:
-            return summary_counts.version(conn)
-
     with engine.begin() as conn:
         row = conn.execute(select(PhotoClass).where(PhotoClass.photo_id == pid)).mappings().first()
     assert row is not None
@@ -115,12 +110,22 @@ def test_every_write_to_a_class_row_moves_the_version(mworld):
         delete(PhotoClass).where(PhotoClass.photo_id == pid, PhotoClass.label == row["label"]),
         PhotoClass.__table__.insert().values(**row),
     ]
+    each_moves_the_version(engine, writes)
+    engine.dispose()
+
+
+def each_moves_the_version(engine: Any, writes: list[Any]) -> None:
+    """Run each statement in its own transaction: each must change summary_version."""
+
+    def version() -> tuple[str, int] | None:
+        with engine.connect() as conn:
+            return summary_counts.version(conn)
+
     for stmt in writes:
         before = version()
         with engine.begin() as conn:
             conn.execute(stmt)
         assert version() != before, stmt
-    engine.dispose()
 
 
 def test_rows_held_before_a_relabelling_are_not_used_after_it(mworld, answered, monkeypatch):

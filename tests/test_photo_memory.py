@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from atw.core import summary_counts
 from atw.core.derived import geo_columns
 from atw.core.engine import make_engine
 from atw.core.schema import Photo
 from atw.query import catalog, class_memory, photo_memory, search
 from atw.query.filters import PhotoFilter, describe
 from atw.query.plan import Query
+from tests.test_class_memory import each_moves_the_version
 from tests.test_query import LISBON, SYDNEY, module_world, ref_counts, world
 
 pytestmark = pytest.mark.databases
@@ -127,11 +127,6 @@ def test_every_change_of_a_held_column_moves_the_version(pworld):
     app, _root, photos = pworld
     engine = make_engine(app.config["DATABASE_URL"])
     p = next(p for p in photos if p.folder == "lisbon")
-
-    def version() -> tuple[str, int] | None:
-        with engine.connect() as conn:
-            return summary_counts.version(conn)
-
     with engine.connect() as conn:
         old = conn.execute(select(Photo).where(Photo.id == p.id)).mappings().one()
     where = Photo.id == p.id
@@ -151,11 +146,7 @@ def test_every_change_of_a_held_column_moves_the_version(pworld):
             **{k: old[k] for k in ("lat", "lon", "geo_x", "geo_y", "geo_z")},
         ),
     ]
-    for stmt in writes:
-        before = version()
-        with engine.begin() as conn:
-            conn.execute(stmt)
-        assert version() != before, stmt
+    each_moves_the_version(engine, writes)
     engine.dispose()
 
 

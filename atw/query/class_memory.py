@@ -62,7 +62,7 @@ class Rows:
     score: np.ndarray
     keys: list[tuple[str, str]]
     positions: photo_memory.Positions | None = None  # the listed photos', read with the rows
-    last: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
@@ -88,9 +88,9 @@ class Rows:
     ) -> int:
         """Photos among these with a row of class a and one of class b ((source, label)), each
         at score ≥ t (a class in both sources: |A and B|)."""
-        codes = self.last.get("codes")
+        codes = self.memo.get("codes")
         if codes is None:
-            codes = self.last["codes"] = {key: i for i, key in enumerate(self.keys)}
+            codes = self.memo["codes"] = {key: i for i, key in enumerate(self.keys)}
         if a not in codes or b not in codes:
             return 0
         rows, photo = self.select(photo_ids)
@@ -103,7 +103,7 @@ class Rows:
         """(rows, photo): the positions of these photos' rows in the arrays, and for each row
         the ordinal of its photo among those with rows (ids outside the index are dropped).
         The last answer is kept for the same array (the browser counts classes, then groups)."""
-        last = self.last.get("select")
+        last = self.memo.get("select")
         if last is not None and last[0] is photo_ids:
             return last[1]
         pid = photo_ids[(photo_ids >= 0) & (photo_ids < len(self.slot))]
@@ -113,7 +113,7 @@ class Rows:
         n = self.start[pos + 1] - lo
         rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
         out = rows, np.repeat(np.arange(len(pos)), n)
-        self.last["select"] = (photo_ids, out)
+        self.memo["select"] = (photo_ids, out)
         return out
 
     def ticks(self, rows: np.ndarray) -> np.ndarray:

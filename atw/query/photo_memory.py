@@ -70,12 +70,9 @@ class Positions:
 def answers(flt: PhotoFilter) -> bool:
     """Whether a filter's photos are a radius and nothing else (its dates, places, folder,
     camera, trip and class words unset; `estimated` either way)."""
-    if flt.radius_km is None or flt.lat is None or flt.lon is None or flt.classes:
+    if flt.radius_km is None or flt.classes:  # (a radius has its centre; rules refuse no-GPS)
         return False
-    if flt.has_gps is False:
-        return False
-    rest = replace(flt, radius_km=None, has_gps=None, estimated=True)
-    return photo_conditions_empty(rest)
+    return photo_conditions_empty(replace(flt, radius_km=None, has_gps=None, estimated=True))
 
 
 _POSITIONS = text(
