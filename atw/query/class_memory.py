@@ -15,9 +15,10 @@ Exact, or not used: summary_version's (epoch, n) goes up with every write to pho
 version they were loaded at, read before and after the filter's ids. A process loads them in a
 thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after a change they
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
-index run writes a batch every few seconds: SQL answers while it runs). Memory: 4 bytes a class
-row (its class and its score in ticks), 12 a photo, 49 a photo's position (a million photos,
-~7 million rows: ~75 MiB in each web process)."""
+index run writes a batch every few seconds: SQL answers while it runs). Memory: 10 bytes a class
+row (its class and its score in ticks; again class by class, its photo and score: a class
+word's photos, atw.query.held_count), 20 a photo, 49 a photo's position (a million photos, ~7
+million rows: ~130 MiB in each web process)."""
 
 from __future__ import annotations
 
@@ -62,12 +63,27 @@ class Rows:
     score: np.ndarray
     keys: list[tuple[str, str]]
     positions: photo_memory.Positions | None = None  # the listed photos', read with the rows
+    by_class: ByClass | None = None  # the same rows class by class
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
         own = sum(a.nbytes for a in (self.slot, self.start, self.code, self.score))
-        return own + (self.positions.nbytes if self.positions is not None else 0)
+        more = (self.positions, self.by_class)
+        return own + sum(m.nbytes for m in more if m is not None)
+
+    def photos(self, key: tuple[str, str], t: float | None) -> np.ndarray | None:
+        """The ordinals (by_class.ids: their ids) of the photos with a row of class key
+        ((source, label)) at score ≥ t (every row when None), unordered; None when the rows
+        are not held class by class."""
+        if self.by_class is None:
+            return None
+        code = self._codes().get(key)
+        if code is None:
+            return np.empty(0, dtype=np.int32)
+        lo, hi = self.by_class.start[code], self.by_class.start[code + 1]
+        photo = self.by_class.photo[lo:hi]
+        return photo if t is None else photo[self.by_class.score[lo:hi] >= self._floor(t)]
 
     def count(
         self, photo_ids: np.ndarray, sources: Collection[str], t: float | None
@@ -88,9 +104,7 @@ class Rows:
     ) -> int:
         """Photos among these with a row of class a and one of class b ((source, label)), each
         at score ≥ t (a class in both sources: |A and B|)."""
-        codes = self.memo.get("codes")
-        if codes is None:
-            codes = self.memo["codes"] = {key: i for i, key in enumerate(self.keys)}
+        codes = self._codes()
         if a not in codes or b not in codes:
             return 0
         rows, photo = self.select(photo_ids)
@@ -122,6 +136,12 @@ class Rows:
             return self.score[rows].astype(np.int64)
         return np.rint(self.score[rows] * TICKS).astype(np.int64)
 
+    def _codes(self) -> dict[tuple[str, str], int]:
+        codes = self.memo.get("codes")
+        if codes is None:
+            codes = self.memo["codes"] = {key: i for i, key in enumerate(self.keys)}
+        return codes
+
     def _floor(self, t: float) -> float | int:
         """t for the held scores: the first tick whose score (tick / 10,000, as stored) is ≥ t."""
         if self.score.dtype != np.uint16:
@@ -130,6 +150,21 @@ class Rows:
 
 
 _TICKS = np.arange(TICKS + 1) / TICKS  # each tick's score, as the index stores it
+
+
+@dataclass(frozen=True)
+class ByClass:
+    """The rows class by class (as they are read): key i's rows are start[i]:start[i + 1] of
+    photo (the photo's ordinal: its id is ids[photo]) and score (as Rows.score)."""
+
+    start: np.ndarray
+    photo: np.ndarray
+    score: np.ndarray
+    ids: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.start, self.photo, self.score, self.ids))
 
 
 def load(engine: Engine, min_rows: int = 0) -> Rows | None:
@@ -179,16 +214,18 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
     code = np.repeat(
         np.arange(len(keys), dtype=np.int16 if len(keys) < 2**15 else np.int32), lengths
     )
+    by_class_pid, by_class_score = pid, _as_ticks(score)  # (read class by class)
     order = np.argsort(pid, kind="stable")
-    pid, code, score = pid[order], code[order], score[order]
+    pid, code, score = pid[order], code[order], by_class_score[order]
     del order
-    score = _as_ticks(score)
     first = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if total else np.empty(0, np.int64)
     ids = pid[first]
     slot = np.full(int(ids[-1]) + 1 if len(ids) else 0, -1, dtype=np.int32)
     slot[ids] = np.arange(len(ids), dtype=np.int32)
     start = np.append(first, total).astype(np.int64)
-    rows = Rows(stamp, slot, start, code, score, keys, positions)
+    class_start = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    by_class = ByClass(class_start, slot[by_class_pid], by_class_score, ids)
+    rows = Rows(stamp, slot, start, code, score, keys, positions, by_class)
     return rows, None
 
 
@@ -277,16 +314,10 @@ def held(
     """(the rows, the ids of the photos `ids` selects), or None when the rows are not held at
     the index's version (count in SQL). flt: the filter `ids` is of; when it is only a radius,
     its photos come from the positions held with the rows (atw.query.photo_memory), no SQL."""
-    engine = session.get_bind()
-    if not isinstance(engine, Engine):
-        return None
-    with _HELD_LOCK:
-        held = _HELD.setdefault(engine, _Held())
-    conn = session.connection()
-    stamp = summary_counts.version(conn)
-    rows = None if stamp is None else held.rows_at(engine, stamp)
+    rows = current(session)
     if rows is None:
         return None
+    conn, stamp = session.connection(), rows.stamp
     if flt is not None and rows.positions is not None and photo_memory.answers(flt):
         return rows, rows.positions.within(flt)
     sub = ids.subquery()
@@ -295,6 +326,17 @@ def held(
     if summary_counts.version(conn) != stamp:
         return None
     return rows, photo_ids
+
+
+def current(session: Session) -> Rows | None:
+    """The rows if they are held at the index's version now (else maybe start loading them)."""
+    engine = session.get_bind()
+    if not isinstance(engine, Engine):
+        return None
+    with _HELD_LOCK:
+        held = _HELD.setdefault(engine, _Held())
+    stamp = summary_counts.version(session.connection())
+    return None if stamp is None else held.rows_at(engine, stamp)
 
 
 def hold(engine: Engine, min_rows: int = 0) -> Rows | None:

@@ -12,7 +12,8 @@ the stored scores' 4 decimals, so sums are exact): "any" = max(inet, c1), "image
 ImageNet members' ticks summed, capped at 10,000), "coco" = c1 (the best COCO member's class
 row: its best box), tested as atw.query.groups.score_conds tests the stored row; no score:
 the photo has a member row (of the source). Only for min_count 1 (a count of boxes needs the
-detections: SQL)."""
+detections: SQL). One group's photos (a word of a search, atw.query.held_count) come from its
+members' rows held class by class: the ImageNet ticks summed per photo, a COCO member ≥ t."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from atw.core.group_rows import COCO, IMAGENET, UNITS, stored_groups, threshold
-from atw.query.class_memory import Rows
+from atw.query.class_memory import TICKS, Rows
 
 
 def counts(
@@ -60,6 +61,38 @@ def counts(
     score = by_class @ members
     per = np.bincount(score.indices[score.data >= floor], minlength=members.shape[1])
     return {int(g): int(c) for g, c in zip(wanted, per, strict=True) if c and g in grps}
+
+
+def photos(rows: Rows, grp: int, source: str, t: float | None) -> np.ndarray | None:
+    """The ordinals (rows.by_class.ids) of the photos whose stored group grp holds at this
+    source and score t, unordered, maybe repeated; None when the rows are not held class by
+    class."""
+    held = rows.by_class
+    if held is None:
+        return None
+    members, coco = _members(tuple(rows.keys), stored_groups().version)
+    floor = None if t is None else threshold(t)
+    if grp >= members.shape[1] or (floor is not None and floor > UNITS):
+        return np.empty(0, dtype=np.int32)
+    allowed = (IMAGENET, COCO) if source == "any" else (source,)
+    parts, inet, ticks = [], [], []
+    for code in members[:, grp].tocoo().row:  # the member classes' codes
+        if (COCO if coco[code] else IMAGENET) not in allowed:
+            continue
+        lo, hi = held.start[code], held.start[code + 1]
+        photo, score = held.photo[lo:hi], held.score[lo:hi]
+        tick = score if score.dtype == np.uint16 else np.rint(score * TICKS)
+        if floor is None or floor <= 0:
+            parts.append(photo)  # a member row of the source is enough
+        elif coco[code]:
+            parts.append(photo[tick >= floor])  # a COCO member ≥ t: the group holds
+        else:
+            inet.append(photo)
+            ticks.append(tick)
+    if inet:  # ImageNet members add up (exact in float64: at most 1,080 × 10,000)
+        sums = np.bincount(np.concatenate(inet), np.concatenate(ticks), len(held.ids))
+        parts.append(np.flatnonzero(sums >= floor))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 @cache

@@ -56,6 +56,7 @@ from atw.core.group_schema import PhotoGroup
 from atw.core.schema import ClassCount, Photo, PhotoClass
 from atw.query import conditions, day_counts, groups, plan_multi, plan_photo, trip_store
 from atw.query.filters import PhotoFilter, photo_conditions_empty
+from atw.query.held_count import total as held_total
 from atw.query.terms import (
     Term,
     class_terms,
@@ -196,15 +197,14 @@ class Query:
 
     def fast_count(self, session: Session) -> int | None:
         """The exact total without scanning the matches, when counts kept at write time give
-        it: listed photos within dates (atw.query.day_counts), or one class in one source at a
-        threshold on the 0.01 grid (ClassCount). None otherwise."""
+        it: listed photos within dates (atw.query.day_counts), one class in one source at a
+        threshold on the 0.01 grid (ClassCount), a radius or class words alone from the rows
+        held in memory (atw.query.held_count). None otherwise."""
         flt = self.flt
-        if self.kind == "photo" and not flt.classes:  # only dates: photo_day_count
-            return day_counts.total(session, flt)
+        if self.kind == "photo" and not flt.classes and flt.radius_km is None:
+            return day_counts.total(session, flt)  # only dates: photo_day_count
         plain = photo_conditions_empty(flt) and flt.start is None and flt.end is None
-        if not plain:
-            return None
-        if self.kind == "single" and flt.min_count == 1 and on_grid(flt.min_score):
+        if plain and self.kind == "single" and flt.min_count == 1 and on_grid(flt.min_score):
             if self.specs[0][0] == "group":  # one group: its term read GroupCount
                 return int(self.specs[0][1].photos)
             ((label, source),) = self.pairs
@@ -216,7 +216,7 @@ class Query:
                     ClassCount.bucket >= grid_bucket(flt.min_score),
                 )
             )
-        return None
+        return held_total(session, self)  # the rows held in memory, or None
 
     # --- planning ---
 
