@@ -143,12 +143,15 @@ HELD_FILTERS = [  # a filter on the photos and min_count 1: groups counted from 
 
 def test_group_counts_from_the_held_rows_equal_the_group_rows(gworld, monkeypatch):  # noqa: F811
     """Within a filter on the photos (dates alone too), classes, groups and categories are
-    counted from the class rows held in memory (atw.query.group_memory): the same counts as
+    counted from the class rows held in memory (atw.query.group_memory; with no threshold the
+    groups that nest from one pass, atw.query.group_tree): the same counts as
     SQL's photo list and photo_group's rows, and as the reference in Python, for every stored
     group, and really answered there."""
     app, root, photos = gworld
     engine = make_engine(app.config["DATABASE_URL"])
-    assert class_memory.hold(engine)
+    rows = class_memory.hold(engine)
+    assert rows is not None  # each photo's rows in the groups' walk order (group_tree)
+    assert group_memory._walk(rows, group_rows.stored_groups().version) is not None
     answered: list[int] = []
     real = group_memory.counts
     monkeypatch.setattr(group_memory, "counts", lambda *a: answered.append(1) or real(*a))

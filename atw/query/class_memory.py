@@ -11,9 +11,10 @@ counted here, and the groups from the same rows (atw.query.group_memory).
 
 Exact, or not used: summary_version's (epoch, n) goes up with every write to photo_class
 (triggers, atw.core.summary_counts, revision 0010) and to the photo columns the positions hold
-(revisions 0006 and 0011); the rows are used only while it equals the
-version they were loaded at, read before and after the filter's ids. A process loads them in a
-thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after a change they
+(revisions 0006 and 0011); the rows are used only while it equals the version they were
+loaded at, read before and after the filter's ids. Each photo's rows follow the walk of the
+groups' tree (atw.query.group_tree: the class codes are in its order). A process loads them in
+a thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after a change they
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
 index run writes a batch every few seconds: SQL answers while it runs). Memory: 10 bytes a class
 row (its class and its score in ticks; again class by class, its photo and score: a class
@@ -37,8 +38,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from atw.core import dialect, summary_counts
+from atw.core.group_rows import stored_groups
 from atw.core.schema import ClassCount
-from atw.query import photo_memory
+from atw.query import group_tree, photo_memory
 from atw.query.filters import PhotoFilter
 
 MIN_ROWS = 100_000  # below this (~15,000 photos) SQL reads them all in ~40 ms: nothing held
@@ -188,9 +190,9 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
                 select(ClassCount.source, ClassCount.label)
                 .group_by(ClassCount.source, ClassCount.label)
                 .having(func.sum(ClassCount.photos) > 0)
-                .order_by(ClassCount.source, ClassCount.label)
             )
         ]
+        keys.sort(key=group_tree.tree(stored_groups().version).order)  # group_memory's walk
         pid = np.empty(total, dtype=np.int64)
         score = np.empty(total, dtype=np.float64)
         lengths = np.zeros(len(keys), dtype=np.int64)
