@@ -1,4 +1,4 @@
-"""Prints old vs new plans of the third to fifth rounds of query work: ratios from one run.
+"""Prints old vs new plans of the third to sixth rounds of query work: ratios from one run.
 
 Each case is a search (count + first page of 100), the class picker's counts or the class
 browser's list (classes, groups, categories), on the cached 1M-photo synthetic index of
@@ -6,7 +6,9 @@ bench/query_latency.py, run alternately with the rounds' plans and with them swi
 plans before them, on the same index: revision 0009's wider ix_photo_sort_time stays; the picker
 and the browser counted in SQL instead of from the class rows held in memory,
 atw.query.class_memory, loaded once before; for a "(photo_memory)" case only the radius's photos
-from SQL instead of from the held positions), each in a fresh session, so that load hits both
+from SQL instead of from the held positions; for "(held_count)" only the total from SQL instead
+of the held rows; for "(group_tree)" only the nesting groups by the product instead of the
+tree's one pass), each in a fresh session, so that load hits both
 sides alike. The two sides must find the same answer. The browser's old side takes over a
 minute a run: SLOW cases run --slow-rounds pairs, without warm-up.
 """
@@ -34,6 +36,7 @@ from atw.core.schema import Photo
 from atw.query import (
     catalog,
     class_memory,
+    group_memory,
     photo_memory,
     plan,
     plan_multi,
@@ -70,6 +73,8 @@ def old_plans() -> Iterator[None]:
         stack.enter_context(mock.patch.object(plan, "word_terms", every_word))
         stack.enter_context(mock.patch.object(plan_multi, "_several", lambda *a: None))
         stack.enter_context(mock.patch.object(class_memory, "held", lambda *a: None))
+        stack.enter_context(mock.patch.object(plan, "held_total", lambda *a: None))
+        stack.enter_context(mock.patch.object(group_memory, "_walk", lambda *a: None))
         yield
 
 
@@ -80,6 +85,21 @@ def sql_positions() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def sql_count() -> Iterator[None]:
+    """The sixth round's count off: the total from SQL (atw.query.held_count unused)."""
+    with mock.patch.object(plan, "held_total", lambda *a: None):
+        yield
+
+
+@contextmanager
+def product() -> Iterator[None]:
+    """The sixth round's tree off: every group by the sparse product (atw.query.group_tree)."""
+    with mock.patch.object(group_memory, "_walk", lambda *a: None):
+        yield
+
+
+OFF = {"(photo_memory)": sql_positions, "(held_count)": sql_count, "(group_tree)": product}
 CASES = {
     "radius 50 km of home, newest first (recent)": PhotoFilter(
         lat=LISBON[0], lon=LISBON[1], radius_km=50.0
@@ -116,6 +136,15 @@ CASES = {
     ),
     BROWSER + "within one month (dates, group_memory)": PhotoFilter(
         start=date(2016, 3, 1), end=date(2016, 3, 31)
+    ),
+    "boxer and truck, all: the total (held_count)": PhotoFilter(
+        classes=("boxer", "truck"), match="all", min_score=0.3
+    ),
+    "radius 50 km of home: the total (held_count)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=50.0
+    ),
+    BROWSER + "within 20 km of home (group_tree)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
     ),
 }
 SLOW = {BROWSER + "within 20 km of home (group_memory)"}
@@ -165,7 +194,7 @@ def main() -> None:
         times: dict[str, list[float]] = {"old": [], "new": []}
         totals = set()
         warm = 0 if name in SLOW else 2
-        off = sql_positions if "(photo_memory)" in name else old_plans
+        off = next((v for k, v in OFF.items() if k in name), old_plans)
         for i in range((args.slow_rounds if name in SLOW else args.rounds) + warm):
             for side in ("old", "new") if i % 2 else ("new", "old"):
                 if side == "old":
