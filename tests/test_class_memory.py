@@ -135,6 +135,7 @@ def test_rows_held_before_a_relabelling_are_not_used_after_it(mworld, answered, 
     assert class_memory.hold(engine)
     with Session(engine) as s:
         assert search.class_counts(s, flt) == ref_counts(photos, flt, root)
+        assert search.class_counts(s, PhotoFilter()) == ref_counts(photos, PhotoFilter(), root)
     assert answered == [True]
     # Relabel the Lisbon photos through the real writer: other classes, other scores.
     changed = [
@@ -155,6 +156,9 @@ def test_rows_held_before_a_relabelling_are_not_used_after_it(mworld, answered, 
             assert time.monotonic() < deadline, "the rows were not loaded again"
             time.sleep(0.05)
             assert search.class_counts(s, flt) == ref_counts(now, flt, root)
+        everything = PhotoFilter()  # ClassCount held with the rows (class_totals): the new one
+        assert search.class_counts(s, everything) == ref_counts(now, everything, root)
+        assert class_memory.current(s) is not None
     assert answered[:2] == [True, False] and answered[-1] is True
     write_labels(app, photos, model="m3")  # the world as the other tests expect it
     engine.dispose()
@@ -217,4 +221,26 @@ def test_scores_off_the_four_decimals_are_held_as_they_are(mworld, answered):
     assert answered == [True, True, True]
     with engine.begin() as conn:
         conn.execute(update(PhotoClass).where(*where).values(score=old.score))
+    engine.dispose()
+
+
+def test_one_selection_counts_each_source_and_threshold_afresh(mworld):
+    """Rows.pick keeps one request's selection and its last count; another source or threshold
+    on the same ids is counted again, and a caller's changes to an answer stay its own."""
+    app, _root, photos = mworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    rows = class_memory.hold(engine)
+    assert rows is not None
+    ids = np.array(sorted(p.id for p in photos), dtype=np.int64)
+    asked = [(("imagenet", "coco"), None), (("coco",), 0.5), (("imagenet",), 0.3)]
+    asked += asked[:1]
+    got = [rows.count(ids, sources, t) for sources, t in asked]
+    assert rows.pick(ids) is rows.pick(ids)  # one selection of the rows
+    for (sources, t), answer in zip(asked, got, strict=True):
+        rows.memo.clear()  # counted from a fresh selection
+        assert rows.count(ids.copy(), sources, t) == answer, (sources, t)
+    assert got[0] == got[3] != got[1] != got[2]
+    mine = rows.count(ids, *asked[0])
+    mine[("coco", "no such class")] = 1  # the caller's copy, not the kept answer
+    assert rows.count(ids, *asked[0]) == got[0]
     engine.dispose()

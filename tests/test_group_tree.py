@@ -1,7 +1,8 @@
 """The stored groups' tree (atw.query.group_tree): each taken group is a run of the classes in
 walk order, the groups it leaves out are the ones that do not nest, and group counts from a
-pass over rows in walk order equal the product's (group_memory with the rows in another
-order) and a reference in Python over random photos of this atw's real classes."""
+pass over rows in walk order (the others from each photo's marks) equal the product's
+(group_memory with the rows in another order) and a reference in Python over random photos of
+this atw's real classes."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ def test_counts_from_the_walk_equal_the_product_and_the_reference(seed, source):
         for g in {g for k in classes if k[0] in allowed for g in STORED.of_class[k]}:
             want[g] = want.get(g, 0) + 1
     assert got == want
+    if source == "any":  # the groups outside the tree from each photo's marks, not the product
+        assert group_memory._marks(walked, STORED.version).grps == every - TREE.grps
     few = sorted(every)[::40]  # a few groups: taken ones and the product's columns
     assert group_memory.counts(walked, ids, few, source, None) == {
         g: n for g, n in want.items() if g in few

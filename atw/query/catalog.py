@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from atw.core import group_rows, vocabulary
 from atw.core.schema import ClassCount
 from atw.core.vocabulary import Entry
-from atw.query import search, words
+from atw.query import class_memory, search, words
 from atw.query.entry_counts import counts
 from atw.query.filters import PhotoFilter
 from atw.query.terms import allowed_sources
@@ -31,10 +32,15 @@ def word_for(entry: Entry) -> str:
     """A word that names exactly this entry in a filter: its name, else a synonym, else its
     key ("cat.n.01": the word "cat" names the domestic cat). Never one with a comma (the
     classes field splits on commas: "Sport, games & toys" is "sport")."""
-    for word in (entry.name, *entry.lemmas):
-        if "," not in word and [e.key for e in words.entries(word)] == [entry.key]:
+    return _word_for(entry.key, entry.name, entry.lemmas)
+
+
+@lru_cache(maxsize=8192)  # (as words.entries: the browser lists ~900 entries a request)
+def _word_for(key: str, name: str, lemmas: tuple[str, ...]) -> str:
+    for word in (name, *lemmas):
+        if "," not in word and [e.key for e in words.entries(word)] == [key]:
             return word
-    return entry.key
+    return key
 
 
 def brief(entry: Entry, photos: int) -> dict[str, Any]:
@@ -137,21 +143,24 @@ def _candidate_classes(session: Session, source: str, typed: str) -> list[dict[s
                 tiers[tier].add((s, lb))
     total = func.sum(ClassCount.photos)
     rows: list[dict[str, Any]] = []
+    held = class_memory.current(session)
+    totals = held.totals if held is not None else None  # ClassCount held (class_totals)
     for tier in sorted(tiers):
         pairs = tiers[tier]
-        stmt = (
-            select(ClassCount.source, ClassCount.label, total)
-            .where(
-                ClassCount.source.in_(sources),
-                ClassCount.label.in_(sorted({lb for _s, lb in pairs})),
+        if totals is not None:
+            found = [(s, lb, n) for (s, lb), n in totals.of(sorted(pairs), 0).items() if n]
+        else:
+            stmt = (
+                select(ClassCount.source, ClassCount.label, total)
+                .where(
+                    ClassCount.source.in_(sources),
+                    ClassCount.label.in_(sorted({lb for _s, lb in pairs})),
+                )
+                .group_by(ClassCount.source, ClassCount.label)
+                .having(total > 0)
             )
-            .group_by(ClassCount.source, ClassCount.label)
-            .having(total > 0)
-        )
-        found = session.execute(stmt)
-        rows += [
-            {"label": lb, "source": s, "photos": int(n)} for s, lb, n in found if (s, lb) in pairs
-        ]
+            found = [(s, lb, n) for s, lb, n in session.execute(stmt) if (s, lb) in pairs]
+        rows += [{"label": lb, "source": s, "photos": int(n)} for s, lb, n in found]
         if len(rows) >= CANDIDATES:
             break
     return search.complete_classes(rows, typed, CANDIDATES)

@@ -18,8 +18,10 @@ a thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
 index run writes a batch every few seconds: SQL answers while it runs). Memory: 10 bytes a class
 row (its class and its score in ticks; again class by class, its photo and score: a class
-word's photos, atw.query.held_count), 20 a photo, 49 a photo's position (a million photos, ~7
-million rows: ~130 MiB in each web process)."""
+word's photos, atw.query.held_count), 20 a photo, 49 a photo's position, 16 a photo's marks of
+the groups outside the tree (atw.query.group_memory), and ClassCount summed from each bucket
+up (atw.query.class_totals, <1 MiB): a million photos, ~7 million rows: ~150 MiB in each web
+process. A request's selection of the rows is kept for its next count (Rows.pick)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Session
 from atw.core import dialect, summary_counts
 from atw.core.group_rows import stored_groups
 from atw.core.schema import ClassCount
-from atw.query import group_tree, photo_memory
+from atw.query import class_totals, group_tree, photo_memory
 from atw.query.filters import PhotoFilter
 
 MIN_ROWS = 100_000  # below this (~15,000 photos) SQL reads them all in ~40 ms: nothing held
@@ -49,6 +51,9 @@ QUIET = 30.0  # seconds the version must stay unchanged before the rows are load
 
 log = logging.getLogger(__name__)
 Stamp = tuple[str, int]
+# Run on newly read rows, in the thread that reads them: what readers keep with the rows is
+# computed there, not in a request (atw.query.group_memory adds its walk and marks).
+PREPARE: list[Callable[[Rows], None]] = []
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,13 @@ class Rows:
     keys: list[tuple[str, str]]
     positions: photo_memory.Positions | None = None  # the listed photos', read with the rows
     by_class: ByClass | None = None  # the same rows class by class
+    totals: class_totals.Totals | None = None  # ClassCount, read with the rows
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
         own = sum(a.nbytes for a in (self.slot, self.start, self.code, self.score))
-        more = (self.positions, self.by_class)
+        more = (self.positions, self.by_class, self.totals)
         return own + sum(m.nbytes for m in more if m is not None)
 
     def photos(self, key: tuple[str, str], t: float | None) -> np.ndarray | None:
@@ -91,15 +97,21 @@ class Rows:
         self, photo_ids: np.ndarray, sources: Collection[str], t: float | None
     ) -> dict[tuple[str, str], int]:
         """{(source, label): photos} among these photos (one row per photo and class, so rows
-        are photos), for a class of an allowed source at score ≥ t (every row when None)."""
-        rows, _ = self.select(photo_ids)
-        codes = self.code[rows]
+        are photos), for a class of an allowed source at score ≥ t (every row when None). The
+        last answer is kept with the selection (a request's browser counts classes twice)."""
+        picked = self.pick(photo_ids)
+        asked, counted = (frozenset(sources), t), picked.counted
+        if counted is not None and counted[0] == asked:
+            return dict(counted[1])
+        codes = picked.code
         if t is not None:
-            codes = codes[self.score[rows] >= self._floor(t)]
+            codes = codes[self.score[picked.at] >= self._floor(t)]
         per = np.bincount(codes, minlength=len(self.keys))
-        return {
+        out = {
             key: int(c) for key, c in zip(self.keys, per, strict=True) if c and key[0] in sources
         }
+        picked.counted = (asked, out)
+        return dict(out)
 
     def both(
         self, photo_ids: np.ndarray, a: tuple[str, str], b: tuple[str, str], t: float | None
@@ -109,16 +121,21 @@ class Rows:
         codes = self._codes()
         if a not in codes or b not in codes:
             return 0
-        rows, photo = self.select(photo_ids)
-        code = self.code[rows]
-        ok = self.score[rows] >= self._floor(t) if t is not None else True
+        picked = self.pick(photo_ids)
+        code, photo = picked.code, picked.photo
+        ok = self.score[picked.at] >= self._floor(t) if t is not None else True
         pa, pb = (photo[(code == codes[k]) & ok] for k in (a, b))
         return len(np.intersect1d(pa, pb, assume_unique=True))
 
     def select(self, photo_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, photo): the positions of these photos' rows in the arrays, and for each row
-        the ordinal of its photo among those with rows (ids outside the index are dropped).
-        The last answer is kept for the same array (the browser counts classes, then groups)."""
+        the ordinal of its photo among those with rows (ids outside the index are dropped)."""
+        picked = self.pick(photo_ids)
+        return picked.at, picked.photo
+
+    def pick(self, photo_ids: np.ndarray) -> Picked:
+        """These photos' rows (Picked). The last answer is kept for the same array of ids (one
+        request's: the browser counts classes, then groups, then one-class entries)."""
         last = self.memo.get("select")
         if last is not None and last[0] is photo_ids:
             return last[1]
@@ -127,10 +144,10 @@ class Rows:
         pos = np.sort(pos[pos >= 0])  # in the arrays' order: reads go forwards
         lo = self.start[pos]
         n = self.start[pos + 1] - lo
-        rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
-        out = rows, np.repeat(np.arange(len(pos)), n)
-        self.memo["select"] = (photo_ids, out)
-        return out
+        at = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+        picked = Picked(at, np.repeat(np.arange(len(pos)), n), pos, self.code[at])
+        self.memo["select"] = (photo_ids, picked)
+        return picked
 
     def ticks(self, rows: np.ndarray) -> np.ndarray:
         """These rows' scores in ticks (1/10,000: how atw.core.group_rows sums them)."""
@@ -152,6 +169,20 @@ class Rows:
 
 
 _TICKS = np.arange(TICKS + 1) / TICKS  # each tick's score, as the index stores it
+
+
+@dataclass
+class Picked:
+    """Some photos' rows: at, their positions in Rows' arrays (each photo's rows together, the
+    photos in slot order); photo, each row's photo's ordinal among these photos; slot, the
+    photos' slots (Rows.slot), in that order; code, each row's class (Rows.code[at]); counted:
+    the last Rows.count of them ((sources, t), the counts)."""
+
+    at: np.ndarray
+    photo: np.ndarray
+    slot: np.ndarray
+    code: np.ndarray
+    counted: tuple[tuple[frozenset[str], float | None], dict[tuple[str, str], int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +239,7 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
                 at += len(part)
                 lengths[i] += len(part)
         positions = photo_memory.read(conn)
+        totals = class_totals.read(conn)
         if summary_counts.version(conn) != stamp:
             return None, None
     if at != total:
@@ -227,7 +259,9 @@ def _read(engine: Engine, min_rows: int) -> tuple[Rows | None, Stamp | None]:
     start = np.append(first, total).astype(np.int64)
     class_start = np.r_[0, np.cumsum(lengths)].astype(np.int64)
     by_class = ByClass(class_start, slot[by_class_pid], by_class_score, ids)
-    rows = Rows(stamp, slot, start, code, score, keys, positions, by_class)
+    rows = Rows(stamp, slot, start, code, score, keys, positions, by_class, totals)
+    for prepare in PREPARE:
+        prepare(rows)
     return rows, None
 
 
@@ -321,7 +355,10 @@ def held(
         return None
     conn, stamp = session.connection(), rows.stamp
     if flt is not None and rows.positions is not None and photo_memory.answers(flt):
-        return rows, rows.positions.within(flt)
+        last = rows.memo.get("within")  # one request's filter: the same ids (Rows.pick)
+        if last is None or last[0] is not flt:
+            last = rows.memo["within"] = (flt, rows.positions.within(flt))
+        return rows, last[1]
     sub = ids.subquery()
     text_ids = conn.scalar(select(dialect.id_list(sub.c[0], conn.dialect.name)))
     photo_ids = np.fromstring(text_ids, dtype=np.int64, sep=",") if text_ids else _NONE

@@ -155,6 +155,10 @@ def _single_counts(
     sources = sorted({s for _, s in pairs})
     t, k = flt.min_score, flt.min_count
     if _only_dates(flt) and not (flt.start or flt.end) and k == 1 and on_grid(t):
+        rows = class_memory.current(session)
+        if rows is not None and rows.totals is not None:  # ClassCount held (class_totals)
+            found = rows.totals.of([(s, lb) for lb, s in pairs], grid_bucket(t))
+            return {(lb, s): n for (s, lb), n in found.items()}
         cc = ClassCount
         q = (
             select(cc.label, cc.source, func.sum(cc.photos))

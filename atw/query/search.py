@@ -71,7 +71,12 @@ def class_counts(session: Session, flt: PhotoFilter) -> list[dict[str, Any]]:
     sources = allowed_sources(flt)
     unfiltered = not flt.classes and photo_conditions_empty(flt) and not (flt.start or flt.end)
     if unfiltered and k == 1 and on_grid(t):
-        # Unfiltered: the counts kept at insert time (ClassCount), summed over score buckets.
+        # Unfiltered: the counts kept at insert time (ClassCount), summed over score buckets;
+        # held with the class rows, summed already (atw.query.class_totals).
+        rows = class_memory.current(session)
+        if rows is not None and rows.totals is not None:
+            found = rows.totals.photos(sources, grid_bucket(t))
+            return _most_first([(s, lb, n) for (s, lb), n in found.items()])
         total = func.sum(ClassCount.photos)
         q = (
             select(ClassCount.source, ClassCount.label, total.label("photos"))
