@@ -1,16 +1,19 @@
-"""Prints old vs new plans of the third to sixth rounds of query work: ratios from one run.
+"""Prints old vs new plans of the third to seventh rounds of query work: ratios from one run.
 
-Each case is a search (count + first page of 100), the class picker's counts or the class
-browser's list (classes, groups, categories), on the cached 1M-photo synthetic index of
-bench/query_latency.py, run alternately with the rounds' plans and with them switched off (the
-plans before them, on the same index: revision 0009's wider ix_photo_sort_time stays; the picker
-and the browser counted in SQL instead of from the class rows held in memory,
-atw.query.class_memory, loaded once before; for a "(photo_memory)" case only the radius's photos
-from SQL instead of from the held positions; for "(held_count)" only the total from SQL instead
-of the held rows; for "(group_tree)" only the nesting groups by the product instead of the
-tree's one pass), each in a fresh session, so that load hits both
-sides alike. The two sides must find the same answer. The browser's old side takes over a
-minute a run: SLOW cases run --slow-rounds pairs, without warm-up.
+Each case is a search (count + first page of 100), the class picker's counts, the class
+browser's list (classes, groups, categories) or /api/places' lists, on the cached 1M-photo
+synthetic index of bench/query_latency.py, run alternately with the rounds' plans and with them
+switched off (the plans before them, on the same index: revision 0009's wider ix_photo_sort_time
+stays; the picker and the browser counted in SQL instead of from the class rows held in memory,
+atw.query.class_memory, loaded once before; for a "(photo_memory)" case only the radius's
+photos (and /api/places' places) from SQL instead of from the held positions; for
+"(held_count)" only the total from SQL instead of the held rows; for "(group_tree)" only the
+nesting groups by the product instead of the tree's one pass; for "(marks)" only the groups
+outside the tree by the product instead of each photo's marks; for "(pick)" each count selecting
+the rows afresh; for "(class_totals)" the unfiltered counts summed in SQL instead of held), each
+in a fresh session, so that load hits both sides alike. The two sides must find the same answer.
+The browser's old side takes over a minute a run: SLOW cases run --slow-rounds pairs, without
+warm-up.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -38,6 +42,7 @@ from atw.query import (
     class_memory,
     group_memory,
     photo_memory,
+    place_counts,
     plan,
     plan_multi,
     plan_photo,
@@ -50,6 +55,7 @@ from bench.synthetic_index import DATA_VERSION
 OUT = Path(__file__).resolve().parent / "out"
 PICKER = "the picker's counts "
 BROWSER = "the class browser "
+PLACES = "/api/places "
 LISBON = (38.72, -9.14)
 
 
@@ -99,7 +105,43 @@ def product() -> Iterator[None]:
         yield
 
 
-OFF = {"(photo_memory)": sql_positions, "(held_count)": sql_count, "(group_tree)": product}
+@contextmanager
+def no_marks() -> Iterator[None]:
+    """The seventh round's marks off: the groups outside the tree by the sparse product."""
+    none = SimpleNamespace(counts=lambda slots: {}, grps=frozenset())
+    with mock.patch.object(group_memory, "_marks", lambda *a: none):
+        yield
+
+
+@contextmanager
+def no_pick() -> Iterator[None]:
+    """The seventh round's selection kept per request off: each count selects the rows."""
+    real = class_memory.Rows.pick
+
+    def afresh(rows: Any, ids: Any) -> Any:
+        rows.memo.pop("select", None)
+        rows.memo.pop("within", None)
+        return real(rows, ids)
+
+    with mock.patch.object(class_memory.Rows, "pick", afresh):
+        yield
+
+
+@contextmanager
+def sql_totals() -> Iterator[None]:
+    """The seventh round's totals off: ClassCount summed in SQL (no class rows held)."""
+    with mock.patch.object(class_memory, "current", lambda _session: None):
+        yield
+
+
+OFF = {
+    "(photo_memory)": sql_positions,
+    "(held_count)": sql_count,
+    "(group_tree)": product,
+    "(marks)": no_marks,
+    "(pick)": no_pick,
+    "(class_totals)": sql_totals,
+}
 CASES = {
     "radius 50 km of home, newest first (recent)": PhotoFilter(
         lat=LISBON[0], lon=LISBON[1], radius_km=50.0
@@ -146,6 +188,17 @@ CASES = {
     BROWSER + "within 20 km of home (group_tree)": PhotoFilter(
         lat=LISBON[0], lon=LISBON[1], radius_km=20.0
     ),
+    BROWSER + "within 20 km of home (marks)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    BROWSER + "within 20 km of home (pick)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    BROWSER + "with no filter, ≥ 0.5 (class_totals)": PhotoFilter(min_score=0.5),
+    PICKER + "with no filter (class_totals)": PhotoFilter(),
+    PLACES + "within 20 km of home (photo_memory)": PhotoFilter(
+        lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
 }
 SLOW = {BROWSER + "within 20 km of home (group_memory)"}
 
@@ -162,6 +215,15 @@ def run(engine: Any, name: str, flt: PhotoFilter) -> tuple[float, Any]:
             rows = catalog.listing(session, flt)
             ms = (time.perf_counter() - t) * 1000
             return ms, tuple((r["kind"], r["key"], r["name"], r["photos"]) for r in rows)
+        if name.startswith(PLACES):
+            found = place_counts.place_counts(session, flt, limit=1000)
+            ms = (time.perf_counter() - t) * 1000
+            lists = [
+                (k, *sorted(e.items()))
+                for k in ("countries", "regions", "places")
+                for e in found[k]
+            ]
+            return ms, (*lists, ("no_country", found["no_country"]))
         total = search.search(session, flt, 1, 100).total
         return (time.perf_counter() - t) * 1000, total
 
@@ -208,7 +270,8 @@ def main() -> None:
         assert len(totals) == 1, (name, totals)  # the same answer both ways
         old, new = (statistics.median(times[s]) for s in ("old", "new"))
         answer = totals.pop()
-        what = "entries" if name.startswith(BROWSER) else "classes"
+        kind = {BROWSER: "entries", PLACES: "rows"}
+        what = next((v for k, v in kind.items() if name.startswith(k)), "classes")
         size = f"{len(answer):,} {what}" if isinstance(answer, tuple) else f"{answer:,}"
         print(f"| {name} | {old:.1f} | {new:.1f} | {old / new:.2f}× | {size} |")
 

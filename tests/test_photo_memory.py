@@ -1,8 +1,9 @@
 """The listed photos' positions held with the class rows (atw.query.photo_memory): a radius's
 photos from them are SQL's, to the photo, on SQLite and PostgreSQL (across the antimeridian,
 at a pole, the whole sphere, estimated times left out); the class picker and the class browser
-within a radius take them from there; and every change of a position, of listed or of
-time_estimated moves summary_version (revisions 0006 and 0011), so positions read before it are
+within a radius take them from there, and /api/places within a radius counts their stored
+places as SQL does; and every change of a position, of listed, of time_estimated or of a
+stored place moves summary_version (revisions 0006 and 0011), so positions read before it are
 never used after it."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from atw.core.derived import geo_columns
 from atw.core.engine import make_engine
 from atw.core.schema import Photo
-from atw.query import catalog, class_memory, photo_memory, search
+from atw.query import catalog, class_memory, photo_memory, place_counts, search
 from atw.query.filters import PhotoFilter, describe
 from atw.query.plan import Query
 from tests.test_class_memory import each_moves_the_version
@@ -26,6 +27,16 @@ from tests.test_query import LISBON, SYDNEY, module_world, ref_counts, world
 
 pytestmark = pytest.mark.databases
 
+PLACE_COLUMNS = ("country_code", "region", "place")
+PLACES = [  # stored places, a missing part as None (the places stage's rows)
+    ("PT", "Lisbon", "Lisbon"),
+    ("PT", "Lisbon", "Intendente"),
+    ("PT", "Lisbon", None),
+    ("PT", None, None),
+    ("AU", "New South Wales", "Sydney"),
+    ("FJ", "Northern", "Labasa"),
+    (None, None, None),
+]
 CENTRES = [LISBON, SYDNEY, (-17.0, 179.95), (-17.0, -179.99), (89.95, -30.0), (-89.9, 10.0)]
 
 
@@ -142,13 +153,16 @@ def test_every_change_of_a_held_column_moves_the_version(pworld):
         update(Photo).where(where).values(geo_x=moved["geo_x"]),
         update(Photo).where(where).values(geo_y=moved["geo_y"], geo_z=moved["geo_z"]),
         update(Photo).where(where).values(time_estimated=not old["time_estimated"]),
+        update(Photo).where(where).values(country_code="ZZ"),
+        update(Photo).where(where).values(region="Elsewhere"),
+        update(Photo).where(where).values(place="Nowhere"),
         update(Photo).where(where).values(listed=False),
         update(Photo)
         .where(where)
         .values(
             listed=True,
             time_estimated=old["time_estimated"],
-            **{k: old[k] for k in ("lat", "lon", "geo_x", "geo_y", "geo_z")},
+            **{k: old[k] for k in (*PLACE_COLUMNS, "lat", "lon", "geo_x", "geo_y", "geo_z")},
         ),
     ]
     each_moves_the_version(engine, writes)
@@ -181,3 +195,33 @@ def test_positions_held_before_a_move_are_not_used_after_it(pworld, within):
         with engine.begin() as conn:
             conn.execute(update(Photo).where(Photo.id == p.id).values(**back))
         engine.dispose()
+
+
+def test_places_within_a_radius_from_the_held_positions_are_sqls(pworld, monkeypatch):
+    app, _root, photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    rnd = random.Random(3)
+    with engine.begin() as conn:
+        for p in photos:
+            place = dict(zip(PLACE_COLUMNS, rnd.choice(PLACES), strict=True))
+            conn.execute(update(Photo).where(Photo.id == p.id).values(**place))
+    held = class_memory.hold(engine)
+    assert held is not None and held.positions is not None and held.positions.places
+    assert len(held.positions.places) == len(PLACES)
+    answered: list[int] = []
+    real = photo_memory.Positions.place_rows
+    monkeypatch.setattr(
+        photo_memory.Positions, "place_rows", lambda *a: answered.append(1) or real(*a)
+    )
+    filters = radius_filters(40)
+    with Session(engine) as s:
+        got = [place_counts.place_counts(s, flt) for flt in filters]
+    assert len(answered) == len(filters)
+    monkeypatch.setattr(class_memory, "current", lambda _session: None)  # SQL's GROUP BY
+    with Session(engine) as s:
+        for flt, answer in zip(filters, got, strict=True):
+            assert answer == place_counts.place_counts(s, flt), describe(flt)
+    assert len(answered) == len(filters)
+    assert sum(g["countries_total"] > 1 and g["no_country"] > 0 for g in got) > 3
+    assert sum(g["places_total"] == 0 for g in got) > 3  # circles holding none
+    engine.dispose()

@@ -164,11 +164,13 @@ def label_rank(label: str, q: str) -> int | None:
     """complete_classes' tier of a label for the typed text q (lower case, single spaces): 0 it
     starts with q, 1 a word does, 2 it contains q, None it does not."""
     low = label.lower()
+    if q not in low:  # (every other tier contains q: most labels leave here)
+        return None
     if low.startswith(q):
         return 0
     if any(w.startswith(q) for w in re.split(r"[\s\-_/,'()]+", low)) or f" {q}" in low:
         return 1
-    return 2 if q in low else None
+    return 2
 
 
 def neighbours(session: Session, flt: PhotoFilter, photo_id: int) -> tuple[int | None, int | None]:
