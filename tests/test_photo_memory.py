@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from atw.core.derived import geo_columns
@@ -80,6 +81,22 @@ def radius_filters(n: int) -> list[PhotoFilter]:
     return out
 
 
+DATES = [  # the world's photos sit on these days' edges (tests/test_query.py)
+    (None, None),
+    (date(2014, 6, 1), date(2014, 7, 31)),
+    (date(2014, 6, 1), None),
+    (None, date(2014, 5, 31)),
+    (date(2015, 3, 1), date(2015, 3, 1)),
+    (date(2016, 1, 1), date(2017, 12, 31)),
+]
+
+
+def place_filters(n: int) -> list[PhotoFilter]:
+    """radius_filters with dates (or none) drawn from DATES."""
+    rnd = random.Random(12)
+    return [replace(f, start=a, end=b) for f in radius_filters(n) for a, b in [rnd.choice(DATES)]]
+
+
 def sql_ids(s: Session, flt: PhotoFilter) -> set[int]:
     sub = Query(s, flt).ids().subquery()
     return set(s.scalars(select(sub.c.id)))
@@ -101,6 +118,57 @@ def test_a_radius_from_the_held_positions_is_sqls(pworld):
             sizes.append(len(got))
     assert min(sizes) == 0 and max(sizes) == len(held.positions.ids) and len(set(sizes)) > 5
     engine.dispose()
+
+
+def test_a_radius_and_dates_from_the_held_positions_are_sqls(pworld):
+    app, _root, _photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    held = class_memory.hold(engine)
+    assert held is not None and held.positions is not None and held.positions.taken is not None
+    sizes = []
+    with Session(engine) as s:
+        for flt in place_filters(150):
+            assert held.positions.answers(flt), describe(flt)
+            got = held.positions.within(flt)
+            assert set(got.tolist()) == sql_ids(s, flt), describe(flt)
+            sizes.append((bool(flt.start or flt.end), len(got)))
+    dated = [n for d, n in sizes if d]
+    assert len(dated) > 100 and min(dated) == 0 and len(set(dated)) > 5
+    engine.dispose()
+
+
+def test_capture_times_sql_compares_otherwise_leave_dates_to_sql(pworld):
+    """SQLite compares taken_at as text: a value not in SQLAlchemy's form (written by other
+    means) leaves every date test to SQL; PostgreSQL's timestamps are held as they are."""
+    app, _root, photos = pworld
+    engine = make_engine(app.config["DATABASE_URL"])
+    flt = PhotoFilter(lat=LISBON[0], lon=LISBON[1], radius_km=50, start=date(2014, 6, 1))
+    p = next(p for p in photos if p.name == "lis_centre")  # taken 2014-06-01 00:00:00
+    if engine.dialect.name != "sqlite":
+        held = class_memory.hold(engine)
+        assert held is not None and held.positions is not None
+        assert held.positions.taken is not None and held.positions.answers(flt)
+        engine.dispose()
+        return
+    with engine.begin() as conn:
+        old = conn.scalar(text("SELECT taken_at FROM photo WHERE id = :i"), {"i": p.id})
+        assert old == "2014-06-01 00:00:00.000000"
+        conn.execute(
+            text("UPDATE photo SET taken_at = :t WHERE id = :i"), {"t": old[:19], "i": p.id}
+        )
+    try:
+        held = class_memory.hold(engine)
+        assert held is not None and held.positions is not None and held.positions.taken is None
+        assert not held.positions.answers(flt) and held.positions.answers(replace(flt, start=None))
+        with Session(engine) as s:  # SQL's text order: "…00:00:00" < "…00:00:00.000000"
+            assert p.id not in sql_ids(s, flt)
+            assert search.search(s, flt, 1, 100).total == len(sql_ids(s, flt))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE photo SET taken_at = :t WHERE id = :i"), {"t": old, "i": p.id}
+            )
+        engine.dispose()
 
 
 def test_only_a_filter_that_is_only_a_radius_is_answered_from_them():
@@ -213,7 +281,7 @@ def test_places_within_a_radius_from_the_held_positions_are_sqls(pworld, monkeyp
     monkeypatch.setattr(
         photo_memory.Positions, "place_rows", lambda *a: answered.append(1) or real(*a)
     )
-    filters = radius_filters(40)
+    filters = place_filters(60)  # a radius, and dates or none
     with Session(engine) as s:
         got = [place_counts.place_counts(s, flt) for flt in filters]
     assert len(answered) == len(filters)

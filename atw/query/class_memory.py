@@ -348,13 +348,14 @@ def held(
     session: Session, ids: Any, flt: PhotoFilter | None = None
 ) -> tuple[Rows, np.ndarray] | None:
     """(the rows, the ids of the photos `ids` selects), or None when the rows are not held at
-    the index's version (count in SQL). flt: the filter `ids` is of; when it is only a radius,
-    its photos come from the positions held with the rows (atw.query.photo_memory), no SQL."""
+    the index's version (count in SQL). flt: the filter `ids` is of; when it is only a radius
+    (and dates), its photos come from the positions held with the rows (atw.query.photo_memory),
+    no SQL."""
     rows = current(session)
     if rows is None:
         return None
     conn, stamp = session.connection(), rows.stamp
-    if flt is not None and rows.positions is not None and photo_memory.answers(flt):
+    if flt is not None and rows.positions is not None and rows.positions.answers(flt):
         last = rows.memo.get("within")  # one request's filter: the same ids (Rows.pick)
         if last is None or last[0] is not flt:
             last = rows.memo["within"] = (flt, rows.positions.within(flt))

@@ -19,7 +19,10 @@ Memory: 53 bytes a photo with a position (a million: ~51 MiB)."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -45,25 +48,35 @@ class Positions:
     estimated: np.ndarray
     place: np.ndarray | None = None  # each photo's stored place: an index into places
     places: list[Place] | None = None  # (country_code, region, place), each once
+    taken: np.ndarray | None = None  # taken_at (datetime64[us], NaT: none); None: not held
 
     @property
     def nbytes(self) -> int:
         arrays = (self.ids, self.lat, self.lon, self.x, self.y, self.z, self.estimated)
-        return sum(a.nbytes for a in arrays) + (0 if self.place is None else self.place.nbytes)
+        more = (self.place, self.taken)
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in more if a is not None)
+
+    def answers(self, flt: PhotoFilter) -> bool:
+        """Whether these positions give the filter's photos: a radius and nothing else, or
+        with dates when the capture times are held (module answers)."""
+        if (flt.start or flt.end) and self.taken is None:
+            return False
+        return answers(replace(flt, start=None, end=None))
 
     def place_rows(self, flt: PhotoFilter) -> list[tuple[str | None, str | None, str | None, int]]:
-        """(country_code, region, place, photos) of the photos a radius-only filter selects,
-        one row per stored place (atw.query.place_counts' GROUP BY), in no particular order."""
+        """(country_code, region, place, photos) of the photos such a filter (self.answers)
+        selects, one row per stored place (atw.query.place_counts' GROUP BY), in no order."""
         assert self.place is not None and self.places is not None
         per = np.bincount(self.place[self._inside(flt)], minlength=len(self.places))
         return [(*self.places[i], int(per[i])) for i in np.flatnonzero(per)]
 
     def within(self, flt: PhotoFilter) -> np.ndarray:
-        """The ids of the photos a radius-only filter (answers(flt)) selects, unordered."""
+        """The ids of the photos a filter these positions answer (self.answers) selects,
+        unordered."""
         return self.ids[self._inside(flt)]
 
     def _inside(self, flt: PhotoFilter) -> np.ndarray:
-        """The positions (in these arrays) of the photos a radius-only filter selects."""
+        """The positions (in these arrays) of the photos such a filter selects."""
         assert flt.lat is not None and flt.lon is not None and flt.radius_km is not None
         box = geo.bbox(flt.lat, flt.lon, flt.radius_km)
         lo = int(np.searchsorted(self.lat, box.lat_min, side="left"))
@@ -81,6 +94,13 @@ class Positions:
         keep &= dot >= geo.min_dot(flt.radius_km)
         if not flt.estimated:
             keep &= ~self.estimated[lo:hi]
+        if flt.start or flt.end:  # conditions.dates: start 00:00 ≤ taken_at < the day after end
+            assert self.taken is not None
+            if flt.start:
+                keep &= self.taken[lo:hi] >= np.datetime64(datetime.combine(flt.start, time.min))
+            if flt.end:
+                after = datetime.combine(flt.end + timedelta(days=1), time.min)
+                keep &= self.taken[lo:hi] < np.datetime64(after)
         return lo + np.flatnonzero(keep)
 
 
@@ -93,16 +113,19 @@ def answers(flt: PhotoFilter) -> bool:
 
 
 _POSITIONS = text(
-    "SELECT id, lat, lon, geo_x, geo_y, geo_z, time_estimated, country_code, region, place "
-    "FROM photo WHERE listed "
+    "SELECT id, lat, lon, geo_x, geo_y, geo_z, time_estimated, country_code, region, place, "
+    "taken_at FROM photo WHERE listed "
     "AND lat IS NOT NULL AND geo_x IS NOT NULL AND geo_y IS NOT NULL AND geo_z IS NOT NULL"
 )
+# SQLite's DATETIME text as SQLAlchemy writes it (compared as text by the date filter: held only
+# when every value has this form, whose text order is the instants' order)
+_STAMP = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
 
 
 def read(conn: Connection) -> Positions:
-    """Every listed photo's position and stored place, in this connection (the caller checks
-    the version)."""
-    parts, codes = [], []
+    """Every listed photo's position, stored place and capture time, in this connection (the
+    caller checks the version)."""
+    parts, codes, taken = [], [], []
     index: dict[Place, int] = {}
     for part in conn.execute(_POSITIONS).partitions(50_000):
         flat = itertools.chain.from_iterable(
@@ -110,12 +133,14 @@ def read(conn: Connection) -> Positions:
             for i, la, lo, x, y, z, e, *_p in part
         )
         parts.append(np.fromiter(flat, np.float64, 7 * len(part)).reshape(-1, 7))
-        at = (index.setdefault((c, r, p), len(index)) for *_n, c, r, p in part)
+        at = (index.setdefault((c, r, p), len(index)) for *_n, c, r, p, _t in part)
         codes.append(np.fromiter(at, np.int32, len(part)))
+        taken += [row[-1] for row in part]
     rows = np.concatenate(parts) if parts else np.empty((0, 7))
     order = np.argsort(rows[:, 1], kind="stable")
     rows = rows[order]
     place = np.concatenate(codes)[order] if codes else np.empty(0, dtype=np.int32)
+    times = _times(taken)
     return Positions(
         ids=rows[:, 0].astype(np.int64),  # ids < 2**53: exact as doubles
         lat=np.ascontiguousarray(rows[:, 1]),
@@ -126,4 +151,23 @@ def read(conn: Connection) -> Positions:
         estimated=rows[:, 6] != 0,
         place=place,
         places=list(index),
+        taken=None if times is None else times[order],
     )
+
+
+def _times(values: list[Any]) -> np.ndarray | None:
+    """The capture times as datetime64[us] (None: NaT), or None when one is neither a datetime
+    (PostgreSQL's) nor SQLite's canonical text (then dates are SQL's to test)."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    texts = [(i, v) for i, v in enumerate(values) if isinstance(v, str)]
+    for i, v in enumerate(values):
+        if isinstance(v, datetime) and v.tzinfo is None:
+            out[i] = np.datetime64(v, "us")
+        elif v is not None and not isinstance(v, str):
+            return None
+    if texts:
+        raw = [v.encode() for _i, v in texts]
+        if not all(len(b) == 26 and _STAMP.fullmatch(b) for b in raw):
+            return None
+        out[[i for i, _v in texts]] = np.array(raw, dtype="S26").astype("datetime64[us]")
+    return out
