@@ -10,7 +10,8 @@ photos (and /api/places' places) from SQL instead of from the held positions; fo
 "(held_count)" only the total from SQL instead of the held rows; for "(group_tree)" only the
 nesting groups by the product instead of the tree's one pass; for "(marks)" only the groups
 outside the tree by the product instead of each photo's marks; for "(pick)" each count selecting
-the rows afresh; for "(class_totals)" the unfiltered counts summed in SQL instead of held), each
+the rows afresh; for "(class_totals)" the unfiltered counts summed in SQL instead of held; for
+"(dates)" a radius with dates counted, and sized for the planner, in SQL), each
 in a fresh session, so that load hits both sides alike. The two sides must find the same answer.
 The browser's old side takes over a minute a run: SLOW cases run --slow-rounds pairs, without
 warm-up.
@@ -41,6 +42,7 @@ from atw.query import (
     catalog,
     class_memory,
     group_memory,
+    held_count,
     photo_memory,
     place_counts,
     plan,
@@ -134,6 +136,15 @@ def sql_totals() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def sql_dates() -> Iterator[None]:
+    """The seventh round's dates off: a radius with dates, its total and its size from SQL."""
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(plan, "held_total", lambda *a: None))
+        stack.enter_context(mock.patch.object(held_count, "place_photos", lambda *a: None))
+        yield
+
+
 OFF = {
     "(photo_memory)": sql_positions,
     "(held_count)": sql_count,
@@ -141,6 +152,7 @@ OFF = {
     "(marks)": no_marks,
     "(pick)": no_pick,
     "(class_totals)": sql_totals,
+    "(dates)": sql_dates,
 }
 CASES = {
     "radius 50 km of home, newest first (recent)": PhotoFilter(
@@ -198,6 +210,24 @@ CASES = {
     PICKER + "with no filter (class_totals)": PhotoFilter(),
     PLACES + "within 20 km of home (photo_memory)": PhotoFilter(
         lat=LISBON[0], lon=LISBON[1], radius_km=20.0
+    ),
+    "dog within a year and 50 km of home (dates)": PhotoFilter(
+        classes=("dog",),
+        min_score=0.2,
+        start=date(2014, 5, 3),
+        end=date(2015, 5, 3),
+        lat=LISBON[0],
+        lon=LISBON[1],
+        radius_km=50.0,
+    ),
+    "dog within a year and 50 km of Paris (dates)": PhotoFilter(
+        classes=("dog",),
+        min_score=0.2,
+        start=date(2019, 8, 20),
+        end=date(2020, 8, 20),
+        lat=48.85,
+        lon=2.35,
+        radius_km=50.0,
     ),
 }
 SLOW = {BROWSER + "within 20 km of home (group_memory)"}
