@@ -270,6 +270,18 @@ def test_completion_lists_categories_then_larger_entries(v: Vocabulary) -> None:
     assert v.complete("") == ()
 
 
+def test_completions_kept_per_prefix_are_the_scans_answers(v: Vocabulary) -> None:
+    """The kept answers (per normalised prefix and limit) equal a fresh scan, are asked once,
+    and another limit or prefix is its own answer."""
+    for typed in ("s", "do", "Do ", "ca", "sea", "zzz", "hot dog"):
+        first = v.complete(typed)
+        assert first == v._complete(normalise(typed), 20), typed
+        assert v.complete(typed) is first
+        assert v.complete(typed, 5) == first[:5]
+    assert v.complete("do") is v.complete("Do ")
+    assert v.complete("zzz") == () and len(v.complete("s")) == 20
+
+
 # -- classes → groups, scores --------------------------------------------------------------
 
 

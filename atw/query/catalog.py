@@ -134,13 +134,8 @@ def _candidate_classes(session: Session, source: str, typed: str) -> list[dict[s
     have photos: a class of a later tier ranks after every class of an earlier one, so the
     later tiers need no count then (typing "s": the ~100 labels that start with it, not ~700)."""
     sources = allowed_sources(PhotoFilter(source=source))
-    labels = vocabulary.load().labels
     q = " ".join(typed.lower().split())
-    tiers: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for s in sources:
-        for lb in labels[s] if q else ():
-            if (tier := search.label_rank(lb, q)) is not None:
-                tiers[tier].add((s, lb))
+    tiers = _tiers(vocabulary.load(), sources, q)
     total = func.sum(ClassCount.photos)
     rows: list[dict[str, Any]] = []
     held = class_memory.current(session)
@@ -164,6 +159,29 @@ def _candidate_classes(session: Session, source: str, typed: str) -> list[dict[s
         if len(rows) >= CANDIDATES:
             break
     return search.complete_classes(rows, typed, CANDIDATES)
+
+
+def _tiers(
+    vocab: vocabulary.Vocabulary, sources: tuple[str, ...], q: str
+) -> dict[int, set[tuple[str, str]]]:
+    """The vocabulary's (source, label) pairs of these sources by their tier for the text q
+    (search.label_rank), kept per text for this vocabulary (it does not change once loaded)."""
+    key = (sources, q)
+    kept = _TIERS.get(key)
+    if kept is not None and kept[0] is vocab:
+        return kept[1]
+    tiers: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for s in sources:
+        for lb in vocab.labels[s] if q else ():
+            if (tier := search.label_rank(lb, q)) is not None:
+                tiers[tier].add((s, lb))
+    if len(_TIERS) >= 4096:
+        _TIERS.clear()
+    _TIERS[key] = (vocab, tiers)
+    return tiers
+
+
+_TIERS: dict[tuple[tuple[str, ...], str], tuple[vocabulary.Vocabulary, Any]] = {}
 
 
 def _text_rank(entry: Entry, text: str) -> int:
