@@ -1,16 +1,16 @@
 """The listed photos' positions held with the class rows (atw.query.photo_memory): a radius's
 photos from them are SQL's, to the photo, on SQLite and PostgreSQL (across the antimeridian,
-at a pole, the whole sphere, estimated times left out); the class picker and the class browser
-within a radius take them from there, and /api/places within a radius counts their stored
-places as SQL does; and every change of a position, of listed, of time_estimated or of a
-stored place moves summary_version (revisions 0006 and 0011), so positions read before it are
-never used after it."""
+at a pole, the whole sphere, estimated times left out, with dates on their edges); the class
+picker and the class browser within a radius take them from there, and /api/places within a
+radius counts their stored places as SQL does; and every change of a position, of listed, of
+taken_at, of time_estimated or of a stored place moves summary_version (revisions 0006 and
+0011), so positions read before it are never used after it."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -221,6 +221,7 @@ def test_every_change_of_a_held_column_moves_the_version(pworld):
         update(Photo).where(where).values(geo_x=moved["geo_x"]),
         update(Photo).where(where).values(geo_y=moved["geo_y"], geo_z=moved["geo_z"]),
         update(Photo).where(where).values(time_estimated=not old["time_estimated"]),
+        update(Photo).where(where).values(taken_at=old["taken_at"] + timedelta(hours=30)),
         update(Photo).where(where).values(country_code="ZZ"),
         update(Photo).where(where).values(region="Elsewhere"),
         update(Photo).where(where).values(place="Nowhere"),
@@ -230,6 +231,7 @@ def test_every_change_of_a_held_column_moves_the_version(pworld):
         .values(
             listed=True,
             time_estimated=old["time_estimated"],
+            taken_at=old["taken_at"],
             **{k: old[k] for k in (*PLACE_COLUMNS, "lat", "lon", "geo_x", "geo_y", "geo_z")},
         ),
     ]

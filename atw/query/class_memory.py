@@ -18,7 +18,8 @@ a thread once the index holds MIN_ROWS class rows (SQL answers meanwhile); after
 are dropped at once and loaded again once the version has stayed the same for QUIET seconds (an
 index run writes a batch every few seconds: SQL answers while it runs). Memory: 10 bytes a class
 row (its class and its score in ticks; again class by class, its photo and score: a class
-word's photos, atw.query.held_count), 20 a photo, 49 a photo's position, 16 a photo's marks of
+word's photos, atw.query.held_count), 20 a photo, 61 a photo's position (with its place and
+capture time: atw.query.photo_memory), 16 a photo's marks of
 the groups outside the tree (atw.query.group_memory), and ClassCount summed from each bucket
 up (atw.query.class_totals, <1 MiB): a million photos, ~7 million rows: ~150 MiB in each web
 process. A request's selection of the rows is kept for its next count (Rows.pick)."""

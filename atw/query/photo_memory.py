@@ -13,8 +13,10 @@ in the same order on the same stored doubles (IEEE arithmetic gives the same bit
 `estimated`, time_estimated false. Read with the class rows, at their summary_version, which
 every change of these columns bumps (photo's triggers: listed, time_estimated, revision 0006;
 the position, revision 0011). With them each photo's stored place (country_code, region,
-place: the same triggers), so /api/places within a radius is a count over the held photos.
-Memory: 53 bytes a photo with a position (a million: ~51 MiB)."""
+place) and capture time (taken_at, the date filter's column; SQLite's text held only when all of
+it has SQLAlchemy's form, whose text order is the instants'), which the same triggers cover: a
+radius with dates is answered here too, and /api/places within one is a count over the held
+photos. Memory: 61 bytes a photo with a position (a million: ~58 MiB)."""
 
 from __future__ import annotations
 
