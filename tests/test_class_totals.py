@@ -65,7 +65,7 @@ def test_unfiltered_counts_from_the_held_totals_equal_sql(gworld, monkeypatch): 
     engine.dispose()
 
 
-def test_a_threshold_past_every_bucket_or_below_0_counts_as_sql_does(gworld):  # noqa: F811
+def test_a_bucket_past_the_highest_reads_zeros_and_one_below_0_every_row(gworld):  # noqa: F811
     app, _root, _photos = gworld
     engine = make_engine(app.config["DATABASE_URL"])
     rows = class_memory.hold(engine)
