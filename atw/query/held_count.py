@@ -33,23 +33,18 @@ def total(session: Session, q: Any) -> int | None:
     """The number of photos the filter of q (an atw.query.plan.Query) matches, from the held
     rows; None when they do not answer it (module docstring)."""
     flt = q.flt
-    radius = photo_memory.answers(replace(_place(flt), start=None, end=None))  # (and dates)
-    if not radius and not (_plain_words(q) and photo_conditions_empty(flt)):
-        return None
     if flt.classes and not _plain_words(q):
         return None
-    rows = class_memory.current(session)
-    if rows is None:
-        return None
-    inside = None
-    if radius:
-        if rows.positions is None or not rows.positions.answers(_place(flt)):
-            return None
-        ids = rows.positions.within(_place(flt))
+    circle = _circle(session, flt)
+    if circle is not None:  # a radius (and dates): its held photos
+        rows, inside = circle
         if not flt.classes:
-            return len(ids)
-        inside = ids
-    if rows.by_class is None:
+            return len(inside)
+    elif flt.classes and photo_conditions_empty(flt):  # class words alone
+        rows, inside = class_memory.current(session), None
+    else:
+        return None
+    if rows is None or rows.by_class is None:
         return None
     n, t = len(rows.by_class.ids), flt.min_score
     hits = np.zeros(n, dtype=np.uint8)  # per photo: the words it matches
@@ -75,13 +70,20 @@ def place_photos(session: Session, flt: PhotoFilter) -> int | None:
     """The number of photos of the filter without its class words, when that is a radius (and
     dates) the held positions answer (the planner's size of a place: plan_photo.place_photos);
     else None."""
+    circle = _circle(session, flt)
+    return None if circle is None else len(circle[1])
+
+
+def _circle(session: Session, flt: PhotoFilter) -> tuple[class_memory.Rows, np.ndarray] | None:
+    """(the held rows, the ids of the filter's photos without its class words) when those are a
+    radius (and dates) the held positions answer; else None."""
     place = _place(flt)
     if not photo_memory.answers(replace(place, start=None, end=None)):
-        return None
+        return None  # (not a radius: no need to ask for the rows)
     rows = class_memory.current(session)
     if rows is None or rows.positions is None or not rows.positions.answers(place):
         return None
-    return len(rows.positions.within(place))
+    return rows, rows.positions.within(place)
 
 
 def _place(flt: PhotoFilter) -> PhotoFilter:
