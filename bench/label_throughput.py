@@ -45,6 +45,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "atw-fp32": {"YOLO_RUNTIME": "fp32"},
     "atw-fp32-square": {"YOLO_RUNTIME": "fp32", "YOLO_RECT": False},
     "atw-qdq": {"YOLO_RUNTIME": "qdq"},
+    "atw-int8": {"YOLO_RUNTIME": "int8"},  # NNCF's int8 on OpenVINO (auto's pick without bf16)
+    "atw-ov": {"YOLO_RUNTIME": "openvino"},  # the float graph (auto's pick with bf16)
 }
 
 
@@ -57,8 +59,6 @@ def base_config(inst: Path, models_dir: Path) -> dict[str, Any]:
             "ATW_IMAGENET_WEIGHTS", str(SHARED_MODELS / "mobilenet_v2_imagenet_from_tflite.pth")
         ),
         "YOLO_MODEL": os.environ.get("ATW_YOLO_MODEL", str(SHARED_MODELS / "yolov8n_int8.onnx")),
-        # calibration photos for the qdq route: not the accuracy sets (coco128, imagenet-samples)
-        "YOLO_CALIBRATION": str(SHARED / "photos" / "exif"),
         "MODELS_DIR": str(models_dir),
     }
 

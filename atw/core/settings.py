@@ -91,10 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
       "`IMAGENET1K_V1`)"),
     S("YOLO_MODEL", str, "", "a YOLO detector exported to ONNX"),
     S("YOLO_RUNTIME", str, "auto", "how the YOLO detector runs: `auto` (`openvino` where "
-      "installed, else `fp32`), `file` (the ONNX file as it is, on onnxruntime), `fp32` (float; "
-      "weights recovered from a dynamic-int8 file), `qdq` (static int8 calibrated on "
-      "`YOLO_CALIBRATION`), `openvino` (float graph on OpenVINO); stored with every box: "
-      "changing it relabels", choices=("auto", "file", "fp32", "qdq", "openvino")),
+      "installed, else `fp32`), `file` (the ONNX "
+      "file as it is, on onnxruntime), `fp32` (float; weights recovered from a dynamic-int8 "
+      "file), `qdq` (static int8 on onnxruntime), `int8` (NNCF's static int8 on OpenVINO), "
+      "`openvino` (float graph on OpenVINO); the int8 graphs are calibrated on "
+      "`YOLO_CALIBRATION`; stored with every box: changing it relabels",
+      choices=("auto", "file", "fp32", "qdq", "openvino", "int8")),
     S("YOLO_RECT", bool, True, "letterbox a photo to a rectangle of stride multiples with a "
       "half-stride border (640×512 for 4:3) rather than the 640×640 square: ~20 % less "
       "detector work (not with `YOLO_RUNTIME=file`); changing it relabels"),
@@ -103,7 +105,8 @@ SETTINGS: tuple[Setting, ...] = (
       "less) or `antialias` (Pillow's bilinear); changing it relabels",
       choices=("linear", "antialias")),
     S("YOLO_CALIBRATION", str, "", "a folder of everyday photos (not your test photos) that "
-      "calibrates `YOLO_RUNTIME=qdq`"),
+      "calibrates `YOLO_RUNTIME` `int8` and `qdq`; empty: the 20 photos shipped in "
+      "pipelines/labelers/calibration (Debian and PyPI packages, SOURCES.md)"),
     S("LABEL_DEVICE", str, "cpu", "where the labellers run: `cpu`, or `cuda` (an NVIDIA GPU: "
       "the classifier in PyTorch, the detector on onnxruntime-gpu's CUDA provider, both in "
       "float, so `IMAGENET_RUNTIME` `auto` or `eager` and `YOLO_RUNTIME` `auto` (then `fp32`), "

@@ -287,10 +287,10 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
 
 
 def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -> LabelerSpec:
-    """The YOLO file with its runtime decided: YOLO_RUNTIME (auto → OpenVINO where installed,
-    else float onnxruntime), YOLO_RECT and YOLO_RESIZE. All go into the weights id stored with
-    every box, so changing one relabels: file sha256[:12], then +runtime (+precision or
-    calibrated graph's digest), then +rectpad, then +lin."""
+    """The YOLO file with its runtime decided: YOLO_RUNTIME (auto: see _auto_runtime),
+    YOLO_RECT and YOLO_RESIZE. All go into the weights id stored with every box, so changing
+    one relabels: file sha256[:12], then +runtime (+precision or calibrated graph's digest),
+    then +rectpad, then +lin."""
     from pipelines.labelers import yolo, yolo_engines
 
     runtime = _get(config, "YOLO_RUNTIME", "auto").lower()
@@ -299,14 +299,13 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
             f"YOLO_RUNTIME must be one of {', '.join(yolo_engines.RUNTIMES)}, not {runtime!r}"
         )
     device = _device(config)
-    if device != "cpu" and runtime in ("openvino", "qdq"):
+    if device != "cpu" and runtime in ("openvino", "qdq", "int8"):
         raise ValueError(
             f"YOLO_RUNTIME={runtime} runs on the CPU: with LABEL_DEVICE={device} use auto, fp32 "
             "or file"
         )
     if runtime == "auto":  # on a GPU: the float graph (the id of a CPU run of fp32)
-        cpu_best = "openvino" if yolo_engines.openvino_available() else "fp32"
-        runtime = cpu_best if device == "cpu" else "fp32"
+        runtime = yolo_engines.auto_runtime() if device == "cpu" else "fp32"
     rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
     resize = _get(config, "YOLO_RESIZE", "linear").lower() if runtime != "file" else "antialias"
     if resize not in yolo.RESIZES:
@@ -319,24 +318,24 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
     options: dict[str, Any] = {"runtime": runtime, "rect": rect, "resize": resize}
     options["device"] = device  # not in the id: a float graph gives the same boxes on either
     wid = weights_id(path)
-    if runtime == "openvino":
+    if runtime in ("openvino", "int8"):
         if not yolo_engines.openvino_available():
             raise ValueError(
-                "YOLO_RUNTIME=openvino needs the openvino package (pip install openvino)"
+                f"YOLO_RUNTIME={runtime} needs the openvino package (pip install openvino)"
             )
         options["precision"] = yolo_engines.openvino_precision()
         tag = f"ov-{options['precision']}"
-    elif runtime == "qdq":
-        options["calibration"] = _get(config, "YOLO_CALIBRATION")
-        if not options["calibration"]:
-            raise ValueError(
-                "YOLO_RUNTIME=qdq needs YOLO_CALIBRATION: a folder of everyday photos "
-                "(not your test photos) to calibrate the int8 ranges on"
-            )
+    if runtime in ("qdq", "int8"):
+        if runtime == "int8" and not yolo_engines.nncf_available():
+            raise ValueError("YOLO_RUNTIME=int8 needs the nncf package (pip install nncf)")
+        calibration = _get(config, "YOLO_CALIBRATION") or str(yolo_engines.CALIBRATION_DIR)
+        options["calibration"] = calibration
         cache = str(models_dir / "cache") if models_dir is not None else None
-        options["qdq_path"], digest = _build_qdq(path, options["calibration"], cache, wid)
-        tag = f"qdq-{digest}"
-    else:
+        options["qdq_path"], digest = yolo_engines.static_graph(
+            runtime, path, calibration, cache, wid, yolo.letterbox
+        )
+        tag = f"{tag}-int8-{digest}" if runtime == "int8" else f"qdq-{digest}"
+    if runtime in ("file", "fp32"):
         tag = runtime
     if runtime != "file":
         # "+rectpad": rectangular inputs with a half-stride border (yolo.rect_size); the
@@ -362,24 +361,3 @@ def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     return bool(value)
-
-
-def _build_qdq(path: Path, calibration: str, cache: str | None, wid: str) -> tuple[str, str]:
-    """Build (or find in the cache) the static-int8 graph once, here in the main process, so
-    every worker loads the same file; returns its path (or "" without a cache) and digest."""
-    import onnx
-
-    from pipelines.labelers import yolo, yolo_engines, yolo_graphs
-
-    key = f"{path.stem}-{wid}-{yolo_engines.QDQ_RECIPE}"
-    if cache is not None and (Path(cache) / f"yolo-{key}.onnx").is_file():
-        found, digest = yolo_engines.build_qdq(None, [], cache, key)
-        return str(found), digest
-    graph = onnx.load(str(path))
-    if yolo_graphs.has_conv_integer(graph):
-        graph = yolo_graphs.dequantize(graph)
-    h, w = yolo_graphs.input_hw(graph)
-    photos = yolo_engines.calibration_photos(calibration)
-    inputs = yolo_engines.calibration_inputs(photos, (w, h), yolo.letterbox)
-    model, digest = yolo_engines.build_qdq(graph, inputs, cache, key)
-    return (model if isinstance(model, str) else ""), digest

@@ -202,8 +202,9 @@ class YoloLabeler:
 
     spec.options["runtime"] says how the graph runs (registry.resolve never leaves "auto"):
     "file" the file as it is on onnxruntime; "fp32" float (weights recovered from a dynamically
-    quantised file); "qdq" static int8 calibrated on options["calibration"] photos;
-    "openvino" the float graph on OpenVINO at options["precision"]. With options["rect"] a photo
+    quantised file); "qdq" static int8 calibrated on options["calibration"] photos, on
+    onnxruntime; "int8" NNCF's static int8, calibrated so, on OpenVINO; "openvino" the float
+    graph on OpenVINO at options["precision"]. With options["rect"] a photo
     is letterboxed to a rectangle of stride multiples (rect_size: 640×512 for 4:3) instead of
     the full square, through a copy of the graph specialised to that size; options["resize"]
     says how the photo is scaled into it (letterbox)."""
@@ -243,8 +244,8 @@ class YoloLabeler:
                     logging.getLogger(__name__).warning(
                         "%s: int8 graph kept as it is (%s)", spec.model, exc
                     )
-            if self.runtime == "qdq":
-                graph = onnx.load_from_string(_qdq_model(spec, graph, self.size))
+            if self.runtime in ("qdq", "int8"):
+                graph = onnx.load_from_string(_static_model(spec, graph, self.size))
             self._graph = graph
         self.rect = bool(spec.options.get("rect")) and self._graph is not None
         self.resize = str(spec.options.get("resize", "antialias"))
@@ -297,7 +298,7 @@ class YoloLabeler:
         if size != self.size:
             graph = yolo_graphs.specialise(graph, size[0], size[1], self.stride)
         data = graph.SerializeToString()
-        if self.runtime == "openvino":
+        if self.runtime in ("openvino", "int8"):
             return yolo_engines.pixel_runner(data, str(self.spec.options["precision"]))
         return yolo_engines.ort_runner(data, device)
 
@@ -323,7 +324,7 @@ def rect_size(image_size: tuple[int, int], square: tuple[int, int], stride: int)
     )
 
 
-def _qdq_model(spec: LabelerSpec, fp32: Any, size: tuple[int, int]) -> bytes:
+def _static_model(spec: LabelerSpec, fp32: Any, size: tuple[int, int]) -> bytes:
     """The static-int8 graph the registry built (or builds now, for a spec made by hand)."""
     from pipelines.labelers import yolo_engines
 
@@ -332,7 +333,8 @@ def _qdq_model(spec: LabelerSpec, fp32: Any, size: tuple[int, int]) -> bytes:
         return Path(cached).read_bytes()
     paths = yolo_engines.calibration_photos(str(spec.options.get("calibration", "")))
     inputs = yolo_engines.calibration_inputs(paths, size, letterbox)
-    model, _ = yolo_engines.build_qdq(fp32, inputs, None, "")
+    build = yolo_engines.build_int8 if spec.options["runtime"] == "int8" else yolo_engines.build_qdq
+    model, _ = build(fp32, inputs, None, "")
     return model if isinstance(model, bytes) else Path(model).read_bytes()
 
 

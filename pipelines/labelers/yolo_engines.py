@@ -1,4 +1,4 @@
-"""How the YOLO graph runs: onnxruntime or OpenVINO (one thread each); the static-int8 build."""
+"""How the YOLO graph runs: onnxruntime or OpenVINO (one thread each); the static-int8 builds."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # (1, H, W, 3) uint8 letterboxed pixels → the graph's first output
 Runner = Callable[[np.ndarray], np.ndarray]
 __all__ = [
+    "nncf_available",
     "openvino_available",
     "openvino_precision",
     "openvino_runner",
@@ -33,11 +34,65 @@ __all__ = [
     "to_input",
 ]
 
-RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino")
+RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino", "int8")
 QDQ_RECIPE = "qdq2"  # bump when the calibration recipe below changes: new files, new ids
+INT8_RECIPE = "nncf1"  # the same for build_int8
+# everyday photos from Debian and PyPI packages (SOURCES.md, scripts/build_calibration_set.py):
+# the calibration set when YOLO_CALIBRATION names none
+CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
 CALIBRATION_PHOTOS = 48  # at most this many photos calibrate a static-int8 graph
 CALIBRATION_MIN = 8
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif"}
+
+
+def auto_runtime() -> str:
+    """YOLO_RUNTIME=auto on the CPU: OpenVINO's float graph (bf16 where the processor has
+    it), else onnxruntime's. Not yet "int8" where there is no bf16, though it is faster there
+    (bench/label_throughput.py: 60 ms a photo against 94): one sideways photo's second box
+    (0.567 upright) fell under 0.5 in int8 (tests/test_classify.py), and its stability over
+    rotated copies is still to be measured (bench/label_accuracy.py --orient-count)."""
+    return "openvino" if openvino_available() else "fp32"
+
+
+_BUILT: dict[str, tuple[str | bytes, str]] = {}  # this process's builds by key (no cache dir)
+
+
+def static_graph(
+    runtime: str,
+    path: Path,
+    calibration: str,
+    cache: str | None,
+    wid: str,
+    prepare: Callable[..., Any],
+) -> tuple[str, str]:
+    """Build (or find in the cache) the static-int8 graph of `runtime` (qdq or int8) once,
+    here in the main process, so every worker loads the same file; returns its path (or ""
+    without a cache) and digest. The cache key names the model, the recipe and the
+    calibration set; a graph this process built is copied into another models folder.
+    prepare: the detector's letterbox (image, (w, h)) → (input, ...)."""
+    import onnx
+
+    from pipelines.labelers import yolo_graphs
+
+    photos = calibration_photos(calibration)
+    recipe = INT8_RECIPE if runtime == "int8" else QDQ_RECIPE
+    build = build_int8 if runtime == "int8" else build_qdq
+    key = f"{path.stem}-{wid}-{recipe}-{calibration_key(photos)}"
+    if cache is not None and (Path(cache) / f"yolo-{key}.onnx").is_file():
+        found, digest = build(None, [], cache, key)
+        return str(found), digest
+    if key in _BUILT:
+        model, digest = store(_BUILT[key][0], cache, key)
+        return (model if isinstance(model, str) else ""), digest
+    graph = onnx.load(str(path))
+    if yolo_graphs.has_conv_integer(graph):
+        graph = yolo_graphs.dequantize(graph)
+    h, w = yolo_graphs.input_hw(graph)
+    inputs = calibration_inputs(photos, (w, h), prepare)
+    model, digest = build(graph, inputs, None, key)
+    _BUILT[key] = (model, digest)
+    model, digest = store(model, cache, key)
+    return (model if isinstance(model, str) else ""), digest
 
 
 def ort_runner(model: str | bytes, device: str = "cpu") -> Runner:
@@ -62,6 +117,21 @@ def to_input(pixels: np.ndarray) -> np.ndarray:
     x = np.empty((1, 3, *pixels.shape[1:3]), np.float32)
     np.multiply(pixels[0].transpose(2, 0, 1), np.float32(1 / 255.0), out=x[0])
     return x
+
+
+def nncf_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nncf") is not None
+
+
+def calibration_key(photos: Sequence[Path]) -> str:
+    """8 hex digits naming a calibration set (its photos' names and sizes): part of the cache
+    key of a built graph, so that another set builds anew."""
+    h = hashlib.sha256()
+    for p in photos:
+        h.update(f"{p.name}:{p.stat().st_size};".encode())
+    return h.hexdigest()[:8]
 
 
 def calibration_photos(folder: str | Path, limit: int = CALIBRATION_PHOTOS) -> list[Path]:
@@ -97,6 +167,94 @@ def calibration_inputs(
     return out
 
 
+def _cached(cache_dir: str | None, key: str) -> tuple[Path | None, tuple[str, str] | None]:
+    """The cache file for `key` and, when it exists, (its path, its digest)."""
+    path = Path(cache_dir) / f"yolo-{key}.onnx" if cache_dir else None
+    if path is not None and path.is_file():
+        return path, (str(path), hashlib.sha256(path.read_bytes()).hexdigest()[:8])
+    return path, None
+
+
+def store(data: str | bytes, cache_dir: str | None, key: str) -> tuple[str | bytes, str]:
+    """A built graph (bytes, or a file) written to cache_dir as yolo-<key>.onnx when given."""
+    if isinstance(data, str):
+        data = Path(data).read_bytes()
+    return _store(data, Path(cache_dir) / f"yolo-{key}.onnx" if cache_dir else None)
+
+
+def _store(data: bytes, path: Path | None) -> tuple[str | bytes, str]:
+    """A built graph written to its cache file (atomically) when there is one: (path or the
+    bytes themselves, first 8 hex digits of its sha256)."""
+    digest = hashlib.sha256(data).hexdigest()[:8]
+    if path is None:
+        return data, digest
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_suffix(f".tmp{os.getpid()}")
+        tmp_path.write_bytes(data)
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        log.warning("cannot cache %s: %s", path, exc)
+        return data, digest
+    return str(path), digest
+
+
+def _enough(inputs: list[np.ndarray]) -> None:
+    if len(inputs) < CALIBRATION_MIN:
+        raise ValueError(
+            f"static int8 needs at least {CALIBRATION_MIN} calibration photos that decode "
+            f"(got {len(inputs)}); set YOLO_CALIBRATION to a folder of everyday photos"
+        )
+
+
+def build_int8(
+    fp32: Any, inputs: list[np.ndarray], cache_dir: str | None, key: str
+) -> tuple[str | bytes, str]:
+    """A static int8 copy of a float YOLO graph by NNCF's post-training quantisation (ranges
+    from `inputs`, asymmetric activations, fast bias correction), for OpenVINO, which runs its
+    quantise/dequantise pairs as int8 convolutions; the box decoding and the convolutions that
+    read the image or feed it stay float, as in build_qdq. NNCF puts its pairs on convolution
+    inputs only (the activations, additions and concatenations stay float), which onnxruntime
+    cannot fuse (the same graph there: 130 ms) but OpenVINO can. Calibrated on CALIBRATION_DIR,
+    coco128: 122 of 126 images, box recall 0.496 (the float graph 122 / 0.503, build_qdq's
+    graph on the same photos 121 / 0.481). Cached as build_qdq's graphs are."""
+    path, found = _cached(cache_dir, key)
+    if found is not None:
+        return found
+    _enough(inputs)
+    import nncf
+
+    nncf.set_log_level(logging.ERROR)
+    name = fp32.graph.input[0].name
+    excluded = head_nodes(fp32) + edge_convs(fp32)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        model = nncf.quantize(  # its progress bars print
+            fp32,
+            nncf.Dataset(inputs, lambda x: {name: x}),
+            subset_size=len(inputs),
+            preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations (SiLU's are ≥ -0.28)
+            ignored_scope=nncf.IgnoredScope(names=excluded),
+        )
+    return _store(unsigned_activations(model).SerializeToString(), path)
+
+
+def unsigned_activations(model: Any) -> Any:
+    """The graph with its activations quantised to uint8 (zero point + 128) rather than NNCF's
+    int8, the same values: OpenVINO's CPU plugin on AVX2 without VNNI computes int8-activation
+    convolutions wrongly (scores near 0 where onnxruntime gives 0.92), uint8 ones right."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        zp = inits.get(node.input[2]) if node.op_type == "QuantizeLinear" else None
+        if zp is not None and zp.data_type == onnx.TensorProto.INT8:
+            value = numpy_helper.to_array(zp).astype(np.int16) + 128
+            zp.CopyFrom(numpy_helper.from_array(value.astype(np.uint8), zp.name))
+    del model.graph.value_info[:]  # their int8 types; shapes are inferred again on loading
+    return model
+
+
 def build_qdq(
     fp32: Any, inputs: list[np.ndarray], cache_dir: str | None, key: str
 ) -> tuple[str | bytes, str]:
@@ -107,15 +265,10 @@ def build_qdq(
     tensor zeroes every score; min/max ranges, or quantised first and last layers, cost box
     recall on coco128: 0.478 against 0.490). Cached under cache_dir as yolo-<key>.onnx when that
     folder is writable: built once, then reused as is."""
-    path = Path(cache_dir) / f"yolo-{key}.onnx" if cache_dir else None
-    if path is not None and path.is_file():
-        data = path.read_bytes()
-        return str(path), hashlib.sha256(data).hexdigest()[:8]
-    if len(inputs) < CALIBRATION_MIN:
-        raise ValueError(
-            f"static int8 needs at least {CALIBRATION_MIN} calibration photos that decode "
-            f"(got {len(inputs)}); set YOLO_CALIBRATION to a folder of everyday photos"
-        )
+    path, found = _cached(cache_dir, key)
+    if found is not None:
+        return found
+    _enough(inputs)
     import tempfile
 
     from onnxruntime.quantization import (
@@ -155,18 +308,7 @@ def build_qdq(
                 nodes_to_exclude=head,
             )
         data = dst.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:8]
-    if path is None:
-        return data, digest
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = path.with_suffix(f".tmp{os.getpid()}")
-        tmp_path.write_bytes(data)
-        os.replace(tmp_path, path)
-    except OSError as exc:
-        log.warning("cannot cache %s: %s", path, exc)
-        return data, digest
-    return str(path), digest
+    return _store(data, path)
 
 
 def head_nodes(model: Any) -> list[str]:
