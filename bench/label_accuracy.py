@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.labelers import registry  # noqa: E402
+from pipelines.labelers import registry, yolo_engines  # noqa: E402
 from pipelines.labelers.base import Box, Label  # noqa: E402
 from tests.shared_data import SHARED  # noqa: E402
 
@@ -228,9 +228,7 @@ def main() -> None:
     ap.add_argument("--yolo", default=str(SHARED / "models" / "yolov8n_int8.onnx"))
     ap.add_argument("--models-dir", default=str(ROOT / "bench" / "out" / "models"))
     ap.add_argument("--runtime", default="auto", choices=["auto", "onnx", "eager", "openvino"])
-    ap.add_argument(
-        "--yolo-runtime", default="auto", choices=["auto", "file", "fp32", "qdq", "openvino"]
-    )
+    ap.add_argument("--yolo-runtime", default="auto", choices=yolo_engines.RUNTIMES)
     ap.add_argument(
         "--rect",
         choices=["on", "off"],

@@ -312,6 +312,11 @@ def test_nncf_int8_on_openvino_is_built_once_and_finds_what_onnxruntime_finds(
     stamp = cached.stat().st_mtime_ns
     (again,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), **config})
     assert again.weights_id == spec.weights_id and cached.stat().st_mtime_ns == stamp
+    # another models folder in this process: the graph built here is copied, not built again
+    other = {**config, "MODELS_DIR": str(tmp_path / "other")}
+    (copy,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), **other})
+    assert copy.weights_id == spec.weights_id
+    assert Path(copy.options["qdq_path"]).read_bytes() == cached.read_bytes()
     int8 = registry.load(spec)
     ops = {n.op_type for n in int8._graph.graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
