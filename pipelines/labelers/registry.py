@@ -287,7 +287,7 @@ def _resolve_coco(config: Mapping[str, Any]) -> LabelerSpec:
 
 
 def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -> LabelerSpec:
-    """The YOLO file with its runtime decided: YOLO_RUNTIME (auto: see _auto_runtime),
+    """The YOLO file with its runtime decided: YOLO_RUNTIME (auto: yolo_engines.auto_runtime),
     YOLO_RECT and YOLO_RESIZE. All go into the weights id stored with every box, so changing
     one relabels: file sha256[:12], then +runtime (+precision or calibrated graph's digest),
     then +rectpad, then +lin."""

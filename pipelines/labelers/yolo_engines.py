@@ -53,7 +53,7 @@ def auto_runtime() -> str:
     return "openvino" if openvino_available() else "fp32"
 
 
-_BUILT: dict[str, tuple[str | bytes, str]] = {}  # this process's builds by key (no cache dir)
+_BUILT: dict[str, tuple[str | bytes, str]] = {}  # this process's builds by key (static_graph)
 
 
 def static_graph(
