@@ -243,8 +243,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--calibration",
-        default=str(SHARED / "photos" / "exif"),
-        help="photos that calibrate --yolo-runtime qdq (never the accuracy sets)",
+        default="",
+        help="photos that calibrate --yolo-runtime int8 and qdq (never the accuracy sets; "
+        "default: the shipped pipelines/labelers/calibration)",
     )
     ap.add_argument(
         "--resize",

@@ -215,8 +215,8 @@ def build_int8(
     read the image or feed it stay float, as in build_qdq. NNCF puts its pairs on convolution
     inputs only (the activations, additions and concatenations stay float), which onnxruntime
     cannot fuse (the same graph there: 130 ms) but OpenVINO can. Calibrated on CALIBRATION_DIR,
-    coco128: 122 of 126 images, box recall 0.496 (the float graph 122 / 0.503, build_qdq's
-    graph on the same photos 121 / 0.481). Cached as build_qdq's graphs are."""
+    coco128: 122 of 126 images, box recall 0.499 (the float graph 122 / 0.503, build_qdq's
+    graph on the same photos 122 / 0.480). Cached as build_qdq's graphs are."""
     path, found = _cached(cache_dir, key)
     if found is not None:
         return found
