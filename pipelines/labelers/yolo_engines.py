@@ -36,7 +36,7 @@ __all__ = [
 
 RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino", "int8")
 QDQ_RECIPE = "qdq2"  # bump when the calibration recipe below changes: new files, new ids
-INT8_RECIPE = "nncf1"  # the same for build_int8
+INT8_RECIPE = "nncf2"  # the same for build_int8
 # everyday photos from Debian and PyPI packages (SOURCES.md, scripts/build_calibration_set.py):
 # the calibration set when YOLO_CALIBRATION names none
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
@@ -46,11 +46,13 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".
 
 
 def auto_runtime() -> str:
-    """YOLO_RUNTIME=auto on the CPU: OpenVINO's float graph (bf16 where the processor has
-    it), else onnxruntime's. Not "int8" where there is no bf16, though it is faster there
-    (bench/label_throughput.py: 60 ms a photo against 94): its boxes change more between
-    rotated copies (600 copies, every box ≥ 0.4 kept in 584 against 587 in float)."""
-    return "openvino" if openvino_available() else "fp32"
+    """YOLO_RUNTIME=auto on the CPU: OpenVINO's float graph where the processor has bf16 (it
+    runs at bf16 there); elsewhere NNCF's static int8 on OpenVINO when nncf is installed
+    (bench/label_throughput.py on an AVX2-only CPU: 60 ms a photo against the float graph's
+    94), else OpenVINO's float graph; without OpenVINO, onnxruntime's float graph."""
+    if not openvino_available():
+        return "fp32"
+    return "int8" if openvino_precision() == "f32" and nncf_available() else "openvino"
 
 
 _BUILT: dict[str, tuple[str | bytes, str]] = {}  # this process's builds by key (static_graph)
@@ -209,32 +211,65 @@ def _enough(inputs: list[np.ndarray]) -> None:
 def build_int8(
     fp32: Any, inputs: list[np.ndarray], cache_dir: str | None, key: str
 ) -> tuple[str | bytes, str]:
-    """A static int8 copy of a float YOLO graph by NNCF's post-training quantisation (ranges
-    from `inputs`, asymmetric activations, fast bias correction), for OpenVINO, which runs its
-    quantise/dequantise pairs as int8 convolutions; the box decoding and the convolutions that
-    read the image or feed it stay float, as in build_qdq. NNCF puts its pairs on convolution
-    inputs only (the activations, additions and concatenations stay float), which onnxruntime
-    cannot fuse (the same graph there: 130 ms) but OpenVINO can. Calibrated on CALIBRATION_DIR,
-    coco128: 122 of 126 images, box recall 0.499 (the float graph 122 / 0.503, build_qdq's
-    graph on the same photos 122 / 0.480). Cached as build_qdq's graphs are."""
+    """A static int8 copy of a float YOLO graph by NNCF's post-training quantisation, for
+    OpenVINO, which runs its quantise/dequantise pairs as int8 convolutions. Weights int8 per
+    channel; activations asymmetric, their ranges from `inputs` (mixed_ranges: outliers clipped
+    in the backbone, full ranges after it); fast bias correction. The box decoding and the
+    convolutions that read the image or feed the decoding stay float, as in build_qdq. NNCF puts
+    its pairs on convolution inputs only, which onnxruntime cannot fuse (the same graph there:
+    130 ms) but OpenVINO can. Calibrated on CALIBRATION_DIR, coco128: 122 of 126 images, box
+    recall 0.495 (the float graph 122 / 0.503). Cached as build_qdq's graphs are."""
     path, found = _cached(cache_dir, key)
     if found is not None:
         return found
     _enough(inputs)
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     nncf.set_log_level(logging.ERROR)
     name = fp32.graph.input[0].name
     excluded = head_nodes(fp32) + edge_convs(fp32)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        model = nncf.quantize(  # its progress bars print
-            fp32,
-            nncf.Dataset(inputs, lambda x: {name: x}),
-            subset_size=len(inputs),
-            preset=nncf.QuantizationPreset.MIXED,  # asymmetric activations (SiLU's are ≥ -0.28)
-            ignored_scope=nncf.IgnoredScope(names=excluded),
-        )
+
+    def quantize(ranges: Any) -> Any:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return nncf.quantize(  # its progress bars print
+                fp32,
+                nncf.Dataset(inputs, lambda x: {name: x}),
+                subset_size=len(inputs),
+                preset=nncf.QuantizationPreset.MIXED,  # asymmetric (SiLU's are ≥ -0.28)
+                ignored_scope=nncf.IgnoredScope(names=excluded),
+                advanced_parameters=AdvancedQuantizationParameters(
+                    activations_range_estimator_params=ranges
+                ),
+            )
+
+    full = quantize(RangeEstimatorParametersSet.MEAN_MINMAX)  # NNCF's default
+    clipped = quantize(RangeEstimatorParametersSet.MEAN_QUANTILE)
+    model = mixed_ranges(full, clipped)
     return _store(unsigned_activations(model).SerializeToString(), path)
+
+
+def mixed_ranges(full: Any, clipped: Any) -> Any:
+    """`full` with the activation ranges of `clipped` (the 0.01 % outliers left out) in the
+    backbone: the nodes before the neck's first upsampling (Resize). Narrower ranges there
+    mean finer steps, so rotated or re-encoded copies of a photo keep closer scores; in the
+    neck and head the largest activations carry detections, and clipping them costs boxes.
+    600 rotated copies (bench/label_accuracy.py --orient-count 100 --quality 95
+    --subsampling 2), every box ≥ 0.4 kept / ≥ 0.5 kept / mean score change / coco128 recall:
+    full ranges everywhere 584 / 591 / 0.029 / 0.499; clipped everywhere 589 / 595 / 0.026 /
+    0.455; mixed 591 / 597 / 0.026 / 0.495; the float graph 587 / 594 / 0.023 / 0.503."""
+    nodes = list(full.graph.node)
+    first = next((i for i, n in enumerate(nodes) if n.op_type == "Resize"), len(nodes))
+    backbone = {full.graph.input[0].name} | {o for n in nodes[:first] for o in n.output}
+    source = {i.name: i for i in clipped.graph.initializer}
+    inits = {i.name: i for i in full.graph.initializer}
+    for node in nodes:
+        if node.op_type == "QuantizeLinear" and node.input[0] in backbone:
+            for param in node.input[1:]:  # scale, zero point (shared with its DequantizeLinear)
+                if param in source and param in inits:
+                    inits[param].CopyFrom(source[param])
+    return full
 
 
 def unsigned_activations(model: Any) -> Any:
