@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.labelers import registry, yolo, yolo_engines, yolo_graphs
+from pipelines.labelers import registry, yolo, yolo_graphs
 from pipelines.labelers.base import Box
 from tests.conftest import (
     COCO_DIR,
@@ -239,14 +239,7 @@ def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
     assert ids["openvino", True] in (f"{sha}+ov-bf16+rectpad+lin", f"{sha}+ov-f32+rectpad+lin")
     assert len(set(ids.values())) == 5
     (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
-    # int8 where OpenVINO runs at f32 (no bf16) and nncf is installed, else the float graph
-    int8 = yolo_engines.openvino_precision() == "f32" and yolo_engines.nncf_available()
-    assert auto.options["runtime"] == ("int8" if int8 else "openvino") and auto.options["rect"]
-    if int8:
-        assert auto.weights_id.startswith(f"{sha}+ov-f32-int8-")
-        assert auto.weights_id.endswith("+rectpad+lin")
-    else:
-        assert auto.weights_id == ids["openvino", True]
+    assert auto.weights_id == ids["openvino", True] and auto.options["rect"]
     assert auto.options["resize"] == "linear"
     (pil,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RESIZE": "antialias"})
     assert pil.weights_id == auto.weights_id.removesuffix("+lin")

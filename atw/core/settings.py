@@ -90,8 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
       "`IMAGENET_WEIGHTS` file (default: the file's own if it is a torchvision checkpoint, else "
       "`IMAGENET1K_V1`)"),
     S("YOLO_MODEL", str, "", "a YOLO detector exported to ONNX"),
-    S("YOLO_RUNTIME", str, "auto", "how the YOLO detector runs: `auto` (`openvino` on a CPU "
-      "with bf16, `int8` on one without; `fp32` without OpenVINO), `file` (the ONNX "
+    S("YOLO_RUNTIME", str, "auto", "how the YOLO detector runs: `auto` (`openvino` where "
+      "installed, else `fp32`), `file` (the ONNX "
       "file as it is, on onnxruntime), `fp32` (float; weights recovered from a dynamic-int8 "
       "file), `qdq` (static int8 on onnxruntime), `int8` (NNCF's static int8 on OpenVINO), "
       "`openvino` (float graph on OpenVINO); the int8 graphs are calibrated on "
