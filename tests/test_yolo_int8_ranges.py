@@ -1,14 +1,10 @@
-"""The int8 detector's recipe (mixed activation ranges) and auto's fall-back to the float graph."""
+"""yolo_engines.mixed_ranges: clipped activation ranges before the neck's upsampling, full after."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from pipelines.labelers import registry, yolo_engines
+from pipelines.labelers import yolo_engines
 
 
 def quantised_graph(scale: float) -> object:
@@ -70,21 +66,3 @@ def test_backbone_takes_the_clipped_ranges_and_the_neck_keeps_the_full_ones() ->
     want = np.clip(np.round(x / 0.02), -128, 127) * 0.02
     want = np.round(np.repeat(np.repeat(want, 2, 2), 2, 3) / 0.1) * 0.1
     assert np.allclose(y, want, atol=1e-6)
-
-
-def test_auto_falls_back_to_the_float_graph_when_int8_cannot_be_built(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A detector file NNCF cannot quantise (here: not an ONNX graph at all) still resolves
-    under auto, as the float graph on OpenVINO, with a warning; asked for by name, int8 fails."""
-    bogus = tmp_path / "detector.onnx"
-    bogus.write_bytes(b"not an onnx graph")
-    monkeypatch.setattr(yolo_engines, "auto_runtime", lambda: "int8")  # as on a CPU without bf16
-    config = {"YOLO_MODEL": str(bogus), "MODELS_DIR": str(tmp_path / "models")}
-    with caplog.at_level(logging.WARNING):
-        (spec,) = registry.resolve(["coco"], config)
-    assert spec.options["runtime"] == "openvino" and "calibration" not in spec.options
-    assert "+ov-" in spec.weights_id and "int8" not in spec.weights_id
-    assert "float graph (no int8" in caplog.text
-    with pytest.raises(Exception, match="parsing message"):  # onnx's DecodeError
-        registry.resolve(["coco"], config | {"YOLO_RUNTIME": "int8"})
