@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipelines.labelers import registry, yolo, yolo_graphs
+from pipelines.labelers import registry, yolo, yolo_engines, yolo_graphs
 from pipelines.labelers.base import Box
 from tests.conftest import (
     COCO_DIR,
@@ -238,8 +239,10 @@ def test_runtime_is_part_of_the_weights_id(tmp_path: Path) -> None:
     assert ids["fp32", True] == f"{sha}+fp32+rectpad+lin"
     assert ids["openvino", True] in (f"{sha}+ov-bf16+rectpad+lin", f"{sha}+ov-f32+rectpad+lin")
     assert len(set(ids.values())) == 5
-    (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default
-    assert auto.weights_id == ids["openvino", True] and auto.options["rect"]
+    (auto,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE)})  # the default: int8
+    assert auto.options["runtime"] == "int8" and auto.options["rect"]
+    ov = ids["openvino", True].removesuffix("+rectpad+lin")
+    assert re.fullmatch(re.escape(ov) + r"-int8-[0-9a-f]{8}\+rectpad\+lin", auto.weights_id)
     assert auto.options["resize"] == "linear"
     (pil,) = registry.resolve(["coco"], {"YOLO_MODEL": str(YOLO_FILE), "YOLO_RESIZE": "antialias"})
     assert pil.weights_id == auto.weights_id.removesuffix("+lin")
@@ -438,3 +441,16 @@ def test_dequantize_undoes_quantize_dynamic_on_a_small_graph(tmp_path: Path) -> 
     broken.graph.node.remove(cast)
     with pytest.raises(yolo_graphs.NotDerivable):
         yolo_graphs.dequantize(broken)
+
+
+def test_auto_falls_back_to_the_float_graph_without_nncf_or_openvino(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    need_shared(YOLO_FILE)
+    config = {"YOLO_MODEL": str(YOLO_FILE)}
+    monkeypatch.setattr(yolo_engines, "nncf_available", lambda: False)  # as if not installed
+    (spec,) = registry.resolve(["coco"], config)
+    assert spec.options["runtime"] == "openvino" and "-int8-" not in spec.weights_id
+    monkeypatch.setattr(yolo_engines, "openvino_available", lambda: False)
+    (spec,) = registry.resolve(["coco"], config)
+    assert spec.options["runtime"] == "fp32" and spec.weights_id.endswith("+fp32+rectpad+lin")

@@ -90,8 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
       "`IMAGENET_WEIGHTS` file (default: the file's own if it is a torchvision checkpoint, else "
       "`IMAGENET1K_V1`)"),
     S("YOLO_MODEL", str, "", "a YOLO detector exported to ONNX"),
-    S("YOLO_RUNTIME", str, "auto", "how the YOLO detector runs: `auto` (`openvino` where "
-      "installed, else `fp32`), `file` (the ONNX "
+    S("YOLO_RUNTIME", str, "auto", "how the YOLO detector runs: `auto` (`int8` where "
+      "OpenVINO and NNCF are installed, else `openvino` where OpenVINO is, else `fp32`), "
+      "`file` (the ONNX "
       "file as it is, on onnxruntime), `fp32` (float; weights recovered from a dynamic-int8 "
       "file), `qdq` (static int8 on onnxruntime), `int8` (NNCF's static int8 on OpenVINO), "
       "`openvino` (float graph on OpenVINO); the int8 graphs are calibrated on "

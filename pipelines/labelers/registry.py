@@ -304,7 +304,8 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
             f"YOLO_RUNTIME={runtime} runs on the CPU: with LABEL_DEVICE={device} use auto, fp32 "
             "or file"
         )
-    if runtime == "auto":  # on a GPU: the float graph (the id of a CPU run of fp32)
+    auto = runtime == "auto"
+    if auto:  # on a GPU: the float graph (the id of a CPU run of fp32)
         runtime = yolo_engines.auto_runtime() if device == "cpu" else "fp32"
     rect = _flag(config, "YOLO_RECT", True) and runtime != "file"
     resize = _get(config, "YOLO_RESIZE", "linear").lower() if runtime != "file" else "antialias"
@@ -331,10 +332,20 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
         calibration = _get(config, "YOLO_CALIBRATION") or str(yolo_engines.CALIBRATION_DIR)
         options["calibration"] = calibration
         cache = str(models_dir / "cache") if models_dir is not None else None
-        options["qdq_path"], digest = yolo_engines.static_graph(
-            runtime, path, calibration, cache, wid, yolo.letterbox
-        )
-        tag = f"{tag}-int8-{digest}" if runtime == "int8" else f"qdq-{digest}"
+        try:
+            options["qdq_path"], digest = yolo_engines.static_graph(
+                runtime, path, calibration, cache, wid, yolo.letterbox
+            )
+        except Exception as exc:  # auto's int8 of a graph it cannot quantise: the float one
+            if not auto:
+                raise
+            import logging
+
+            logging.getLogger(__name__).warning("%s: float graph (no int8: %s)", path.name, exc)
+            options["runtime"] = runtime = "openvino"
+            options.pop("calibration")
+        else:
+            tag = f"{tag}-int8-{digest}" if runtime == "int8" else f"qdq-{digest}"
     if runtime in ("file", "fp32"):
         tag = runtime
     if runtime != "file":

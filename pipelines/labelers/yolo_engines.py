@@ -19,6 +19,12 @@ from pipelines.labelers.openvino_cpu import (
     openvino_precision,
     openvino_runner,
 )
+from pipelines.labelers.yolo_graphs import (
+    edge_convs,
+    head_nodes,
+    mixed_ranges,
+    unsigned_activations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ __all__ = [
 
 RUNTIMES = ("auto", "file", "fp32", "qdq", "openvino", "int8")
 QDQ_RECIPE = "qdq2"  # bump when the calibration recipe below changes: new files, new ids
-INT8_RECIPE = "nncf2"  # the same for build_int8
+INT8_RECIPE = "nncf3"  # the same for build_int8
 # everyday photos from Debian and PyPI packages (SOURCES.md, scripts/build_calibration_set.py):
 # the calibration set when YOLO_CALIBRATION names none
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibration"
@@ -46,12 +52,15 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".
 
 
 def auto_runtime() -> str:
-    """YOLO_RUNTIME=auto on the CPU: OpenVINO's float graph (bf16 where the processor has
-    it), else onnxruntime's. Not "int8" where there is no bf16, though it is faster there
-    (bench/label_throughput.py: 15.4x against 11.5x): with int8 as the default, CI's
-    tests/test_labels.py rotated-copy test failed (a toucan's copy found a 'dog' ≥ 0.4 that
-    the upright one did not)."""
-    return "openvino" if openvino_available() else "fp32"
+    """YOLO_RUNTIME=auto on the CPU: NNCF's static int8 on OpenVINO where both are installed
+    (its float parts at bf16 where the processor has it), else OpenVINO's float graph, else
+    onnxruntime's. bench/label_throughput.py on an AVX-512 machine: 17.2x the original design
+    against 15.4x for the float graph at bf16; on an AVX2-only one 15.4x against 11.5x. Labels
+    as good (bench/label_accuracy.py: coco128 122 of 126 either way, box recall 0.497 against
+    0.502; rotated copies keep every box ≥ 0.4 in 589 of 600 against 585)."""
+    if not openvino_available():
+        return "fp32"
+    return "int8" if nncf_available() else "openvino"
 
 
 _BUILT: dict[str, tuple[str | bytes, str]] = {}  # this process's builds by key (static_graph)
@@ -212,12 +221,13 @@ def build_int8(
 ) -> tuple[str | bytes, str]:
     """A static int8 copy of a float YOLO graph by NNCF's post-training quantisation, for
     OpenVINO, which runs its quantise/dequantise pairs as int8 convolutions. Weights int8 per
-    channel; activations asymmetric, their ranges from `inputs` (mixed_ranges: outliers clipped
-    in the backbone, full ranges after it); fast bias correction. The box decoding and the
-    convolutions that read the image or feed the decoding stay float, as in build_qdq. NNCF puts
-    its pairs on convolution inputs only, which onnxruntime cannot fuse (the same graph there:
-    130 ms) but OpenVINO can. Calibrated on CALIBRATION_DIR, coco128: 122 of 126 images, box
-    recall 0.495 (the float graph 122 / 0.503). Cached as build_qdq's graphs are."""
+    channel; activations asymmetric, their ranges from `inputs` (yolo_graphs.mixed_ranges:
+    outliers clipped in the backbone up to the SPPF, full ranges after it); fast bias
+    correction. The box decoding and the convolutions that read the image or feed the decoding
+    stay float, as in build_qdq. NNCF puts its pairs on convolution inputs only, which
+    onnxruntime cannot fuse (the same graph there: 130 ms) but OpenVINO can. Calibrated on
+    CALIBRATION_DIR, coco128: 122 of 126 images, box recall 0.497 (the float graph at bf16
+    122 / 0.502). Cached as build_qdq's graphs are."""
     path, found = _cached(cache_dir, key)
     if found is not None:
         return found
@@ -247,45 +257,6 @@ def build_int8(
     clipped = quantize(RangeEstimatorParametersSet.MEAN_QUANTILE)
     model = mixed_ranges(full, clipped)
     return _store(unsigned_activations(model).SerializeToString(), path)
-
-
-def mixed_ranges(full: Any, clipped: Any) -> Any:
-    """`full` with the activation ranges of `clipped` (the 0.01 % outliers left out) in the
-    backbone: the nodes before the neck's first upsampling (Resize). Narrower ranges there
-    mean finer steps, so rotated or re-encoded copies of a photo keep closer scores; in the
-    neck and head the largest activations carry detections, and clipping them costs boxes.
-    600 rotated copies (bench/label_accuracy.py --orient-count 100 --quality 95
-    --subsampling 2), every box ≥ 0.4 kept / ≥ 0.5 kept / mean score change / coco128 recall:
-    full ranges everywhere 584 / 591 / 0.029 / 0.499; clipped everywhere 589 / 595 / 0.026 /
-    0.455; mixed 591 / 597 / 0.026 / 0.495; the float graph 587 / 594 / 0.023 / 0.503."""
-    nodes = list(full.graph.node)
-    first = next((i for i, n in enumerate(nodes) if n.op_type == "Resize"), len(nodes))
-    backbone = {full.graph.input[0].name} | {o for n in nodes[:first] for o in n.output}
-    source = {i.name: i for i in clipped.graph.initializer}
-    inits = {i.name: i for i in full.graph.initializer}
-    for node in nodes:
-        if node.op_type == "QuantizeLinear" and node.input[0] in backbone:
-            for param in node.input[1:]:  # scale, zero point (shared with its DequantizeLinear)
-                if param in source and param in inits:
-                    inits[param].CopyFrom(source[param])
-    return full
-
-
-def unsigned_activations(model: Any) -> Any:
-    """The graph with its activations quantised to uint8 (zero point + 128) rather than NNCF's
-    int8, the same values: OpenVINO's CPU plugin on AVX2 without VNNI computes int8-activation
-    convolutions wrongly (scores near 0 where onnxruntime gives 0.92), uint8 ones right."""
-    import onnx
-    from onnx import numpy_helper
-
-    inits = {i.name: i for i in model.graph.initializer}
-    for node in model.graph.node:
-        zp = inits.get(node.input[2]) if node.op_type == "QuantizeLinear" else None
-        if zp is not None and zp.data_type == onnx.TensorProto.INT8:
-            value = numpy_helper.to_array(zp).astype(np.int16) + 128
-            zp.CopyFrom(numpy_helper.from_array(value.astype(np.uint8), zp.name))
-    del model.graph.value_info[:]  # their int8 types; shapes are inferred again on loading
-    return model
 
 
 def build_qdq(
@@ -342,51 +313,3 @@ def build_qdq(
             )
         data = dst.read_bytes()
     return _store(data, path)
-
-
-def head_nodes(model: Any) -> list[str]:
-    """The box and score decoding after the detector's convolutions, to be left float: the
-    one-channel convolutions (YOLOv8's DFL expectation) and every node whose outputs feed only
-    such nodes or the graph outputs (reshapes, concatenations, sigmoid, softmax, anchors)."""
-    g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    consumers: dict[str, list[Any]] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    excluded: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for n in g.node:
-            if id(n) in excluded:
-                continue
-            if n.op_type == "Conv":
-                w = inits.get(n.input[1])
-                head = w is not None and w.dims[0] == 1
-            else:
-                after = [c for o in n.output for c in consumers.get(o, [])]
-                head = all(id(c) in excluded for c in after)
-            if head:
-                excluded.add(id(n))
-                changed = True
-    return [n.name for n in g.node if id(n) in excluded]
-
-
-def edge_convs(model: Any) -> list[str]:
-    """The convolutions that read the image and those that feed only the box decoding."""
-    g = model.graph
-    head = set(head_nodes(model))
-    consumers: dict[str, list[Any]] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    image = g.input[0].name
-    out = []
-    for n in g.node:
-        if n.op_type != "Conv" or n.name in head:
-            continue
-        after = [c for o in n.output for c in consumers.get(o, [])]
-        if image in n.input or (after and all(c.name in head for c in after)):
-            out.append(n.name)
-    return out

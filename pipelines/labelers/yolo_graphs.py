@@ -1,4 +1,4 @@
-"""Derived YOLO ONNX graphs: float weights recovered from dynamic int8, rectangular input sizes."""
+"""Derived YOLO ONNX graphs: float weights from dynamic int8, rectangular inputs, int8 edits."""
 
 from __future__ import annotations
 
@@ -212,4 +212,111 @@ def specialise(model: Any, width: int, height: int, max_stride: int = 32) -> Any
         if d.dim_value == n0:
             d.dim_value = n1
     del g.value_info[:]  # shapes inside changed; onnxruntime infers them again
+    return out
+
+
+def mixed_ranges(full: Any, clipped: Any) -> Any:
+    """`full` with the activation ranges of `clipped` (the 0.01 % outliers left out) in the
+    backbone up to its max-pooling block (YOLO's SPPF) or the neck's first upsampling (Resize),
+    whichever comes first (backbone_tensors). Narrower ranges there mean finer steps, so rotated
+    or re-encoded copies of a photo keep closer scores; the SPPF's max-pools, the neck and the
+    head carry the largest activations, where detections live, and clipping them costs boxes
+    and classes (a toucan's 'bird' fell from 0.64 to 0.35 with a clipped SPPF and a 'dog'
+    ≥ 0.4 came and went between its rotated copies). 600 rotated copies
+    (bench/label_accuracy.py --orient-count 100 --quality 95 --subsampling 2), every box ≥ 0.4
+    kept / ≥ 0.5 kept / coco128 recall, on one AVX-512 machine: full ranges everywhere
+    584 / 591 / 0.499; clipped up to the Resize 585 / 594 / 0.498; clipped up to the SPPF
+    589 / 595 / 0.497."""
+    backbone = backbone_tensors(full)
+    source = {i.name: i for i in clipped.graph.initializer}
+    inits = {i.name: i for i in full.graph.initializer}
+    for node in full.graph.node:
+        if node.op_type == "QuantizeLinear" and node.input[0] in backbone:
+            for param in node.input[1:]:  # scale, zero point (shared with its DequantizeLinear)
+                if param in source and param in inits:
+                    inits[param].CopyFrom(source[param])
+    return full
+
+
+def backbone_tensors(model: Any) -> set[str]:
+    """The graph input and the tensors made before the first max-pooling block (from the node
+    that makes the first MaxPool's float input, found through its quantise/dequantise pair) or
+    the first Resize, whichever is earlier."""
+    nodes = list(model.graph.node)
+    index = {o: i for i, n in enumerate(nodes) for o in n.output}
+    first = next((i for i, n in enumerate(nodes) if n.op_type == "Resize"), len(nodes))
+    pool = next((n for n in nodes if n.op_type == "MaxPool"), None)
+    if pool is not None:
+        tensor = pool.input[0]
+        while tensor in index and nodes[index[tensor]].op_type in (
+            "DequantizeLinear",
+            "QuantizeLinear",
+        ):
+            tensor = nodes[index[tensor]].input[0]
+        first = min(first, index.get(tensor, first))
+    return {model.graph.input[0].name} | {o for n in nodes[:first] for o in n.output}
+
+
+def unsigned_activations(model: Any) -> Any:
+    """The graph with its activations quantised to uint8 (zero point + 128) rather than NNCF's
+    int8, the same values: OpenVINO's CPU plugin on AVX2 without VNNI computes int8-activation
+    convolutions wrongly (scores near 0 where onnxruntime gives 0.92), uint8 ones right."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        zp = inits.get(node.input[2]) if node.op_type == "QuantizeLinear" else None
+        if zp is not None and zp.data_type == onnx.TensorProto.INT8:
+            value = numpy_helper.to_array(zp).astype(np.int16) + 128
+            zp.CopyFrom(numpy_helper.from_array(value.astype(np.uint8), zp.name))
+    del model.graph.value_info[:]  # their int8 types; shapes are inferred again on loading
+    return model
+
+
+def head_nodes(model: Any) -> list[str]:
+    """The box and score decoding after the detector's convolutions, to be left float: the
+    one-channel convolutions (YOLOv8's DFL expectation) and every node whose outputs feed only
+    such nodes or the graph outputs (reshapes, concatenations, sigmoid, softmax, anchors)."""
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    excluded: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for n in g.node:
+            if id(n) in excluded:
+                continue
+            if n.op_type == "Conv":
+                w = inits.get(n.input[1])
+                head = w is not None and w.dims[0] == 1
+            else:
+                after = [c for o in n.output for c in consumers.get(o, [])]
+                head = all(id(c) in excluded for c in after)
+            if head:
+                excluded.add(id(n))
+                changed = True
+    return [n.name for n in g.node if id(n) in excluded]
+
+
+def edge_convs(model: Any) -> list[str]:
+    """The convolutions that read the image and those that feed only the box decoding."""
+    g = model.graph
+    head = set(head_nodes(model))
+    consumers: dict[str, list[Any]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    image = g.input[0].name
+    out = []
+    for n in g.node:
+        if n.op_type != "Conv" or n.name in head:
+            continue
+        after = [c for o in n.output for c in consumers.get(o, [])]
+        if image in n.input or (after and all(c.name in head for c in after)):
+            out.append(n.name)
     return out
