@@ -191,7 +191,8 @@ def test_coco_resolution_yolo_then_fallback(tmp_path: Path, offline: Path) -> No
     explicit = touch(tmp_path / "elsewhere" / "custom.onnx", b"custom")
     (spec,) = registry.resolve(["coco"], config | {"YOLO_MODEL": str(explicit)})
     assert (spec.model, spec.weights_path) == ("custom", str(explicit))
-    # The runtime (auto: OpenVINO or float onnxruntime) follows the file's hash.
+    # The runtime (auto: int8, which falls back to the float graph on OpenVINO for these bytes,
+    # or float onnxruntime) follows the file's hash.
     assert spec.weights_id.split("+")[0] == registry.sha256(explicit)[:12]
     assert spec.options["runtime"] in ("openvino", "fp32")
     assert spec.weights_id.endswith("+rectpad+lin")  # YOLO_RECT and YOLO_RESIZE=linear
