@@ -45,8 +45,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "atw-fp32": {"YOLO_RUNTIME": "fp32"},
     "atw-fp32-square": {"YOLO_RUNTIME": "fp32", "YOLO_RECT": False},
     "atw-qdq": {"YOLO_RUNTIME": "qdq"},
-    "atw-int8": {"YOLO_RUNTIME": "int8"},  # NNCF's int8 on OpenVINO (opt-in; mixed ranges)
-    "atw-ov": {"YOLO_RUNTIME": "openvino"},  # the float graph on OpenVINO (auto's pick)
+    "atw-int8": {"YOLO_RUNTIME": "int8"},  # NNCF's int8 on OpenVINO (auto's pick)
+    "atw-ov": {"YOLO_RUNTIME": "openvino"},  # the float graph on OpenVINO (auto without NNCF)
 }
 
 
