@@ -54,10 +54,11 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".
 def auto_runtime() -> str:
     """YOLO_RUNTIME=auto on the CPU: NNCF's static int8 on OpenVINO where both are installed
     (its float parts at bf16 where the processor has it), else OpenVINO's float graph, else
-    onnxruntime's. bench/label_throughput.py on an AVX-512 machine: 17.2x the original design
-    against 15.4x for the float graph at bf16; on an AVX2-only one 15.4x against 11.5x. Labels
-    as good (bench/label_accuracy.py: coco128 122 of 126 either way, box recall 0.497 against
-    0.502; rotated copies keep every box ≥ 0.4 in 589 of 600 against 585)."""
+    onnxruntime's. bench/label_throughput.py on an AVX-512 machine: 17.0x the original design
+    against 15.5x for the float graph at bf16; on an AVX2-only one 15.4x against 11.5x (the
+    nncf2 recipe, which ran one more convolution in f32). Labels as good (bench/label_accuracy.py
+    on the AVX-512 one: coco128 122 of 126 either way, box recall 0.497 against 0.502; rotated
+    copies keep every box ≥ 0.4 in 589 of 600 against 585)."""
     if not openvino_available():
         return "fp32"
     return "int8" if nncf_available() else "openvino"
