@@ -117,3 +117,6 @@ def test_auto_falls_back_to_the_float_graph_when_int8_cannot_be_built(
     assert "float graph (no int8" in caplog.text
     with pytest.raises(Exception, match="parsing message"):  # onnx's DecodeError
         registry.resolve(["coco"], config | {"YOLO_RUNTIME": "int8"})
+    # auto with calibration photos of the user's: a mistake there is an error, not float
+    with pytest.raises(ValueError, match="not a folder"):
+        registry.resolve(["coco"], config | {"YOLO_CALIBRATION": str(tmp_path / "nowhere")})

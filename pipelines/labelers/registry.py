@@ -337,7 +337,7 @@ def _yolo_spec(path: Path, config: Mapping[str, Any], models_dir: Path | None) -
                 runtime, path, calibration, cache, wid, yolo.letterbox
             )
         except Exception as exc:  # auto's int8 of a graph it cannot quantise: the float one
-            if not auto:
+            if not auto or _get(config, "YOLO_CALIBRATION"):  # asked for: say what went wrong
                 raise
             import logging
 
